@@ -1,0 +1,1 @@
+"""Benchmarks: pytest-benchmark micro suites and load generators."""
