@@ -1,0 +1,60 @@
+"""Wiring: one switch process from its configuration (store, engine, server, poster, adapters)."""
+
+from __future__ import annotations
+
+import logging
+
+from accounting.poster import LedgerPoster
+from adapters.base import ChannelAdapter
+from adapters.ibps import IbpsAdapter
+from routing.minimal import MinimalRouter
+from switch.clock import Clock, SystemClock
+from switch.config import SwitchConfig, default_store_url
+from switch.engine import PaymentEngine
+from switch.server import SwitchServer
+from switch.store import Store, open_store
+
+log = logging.getLogger("payswitch")
+
+
+class SwitchApp:
+    """A running switch; `start()` returns the port it listens on."""
+
+    def __init__(
+        self, config: SwitchConfig, *, store_url: str | None = None, clock: Clock | None = None
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store: Store = open_store(store_url or config.store.url or default_store_url())
+        adapters: dict[str, ChannelAdapter] = {}
+        ibps = config.channels.ibps
+        if ibps is not None:
+            adapters["IBPS"] = IbpsAdapter(
+                ibps.host, ibps.port, clock=self.clock, sender_bank=config.bank.cnaps_code,
+                reply_timeout=ibps.reply_timeout_s,
+            )
+        self.engine = PaymentEngine(
+            store=self.store, clock=self.clock, router=MinimalRouter(), adapters=adapters,
+            batch_max=config.store.group_commit_max,
+        )
+        self.server = SwitchServer(
+            config.server, self.engine, self.store,
+            {cid: c.secret.encode() for cid, c in config.clients.items()},
+        )
+        self.poster = LedgerPoster(self.store, self.clock)
+        self.port: int | None = None
+
+    async def start(self, port: int | None = None) -> int:
+        await self.store.open()
+        await self.engine.start()
+        self.poster.start()
+        self.port = await self.server.start(port=port)
+        log.info("switch listening on %s:%d, store %s", self.config.server.host, self.port,
+                 self.store.url)
+        return self.port
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        await self.engine.stop()
+        await self.poster.stop()
+        await self.store.close()

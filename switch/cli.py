@@ -1,0 +1,146 @@
+"""`payswitch`: the command line of the switch (serve, demo, simulate).
+
+Exit codes: 0 success, 1 failure (the message says what), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import tomllib
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from switch.errors import ConfigError
+from switch.store import StoreError
+
+
+def _run(coro: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency; asyncio still works
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from switch.app import SwitchApp
+    from switch.config import load_config
+
+    config = load_config(args.config)
+
+    async def main() -> int:
+        app = SwitchApp(config, store_url=args.store)
+        port = await app.start(port=args.port)
+        print(f"LISTENING {config.server.host}:{port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await app.stop()
+        return 0
+
+    return _run(main())
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulators.faults import FaultPlan
+    from simulators.ibps import IbpsConfig, IbpsSimulator
+    from switch.clock import SystemClock
+
+    if args.channel.upper() != "IBPS":
+        print(f"payswitch: no simulator for channel {args.channel!r} yet (IBPS only)",
+              file=sys.stderr)
+        return 2
+    config = IbpsConfig()
+    if args.config:
+        try:
+            config = msgspec.convert(tomllib.loads(Path(args.config).read_text()), IbpsConfig)
+        except (OSError, tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+            raise ConfigError(args.config, str(exc)) from exc
+    plan = FaultPlan.load(args.faults) if args.faults else None
+
+    async def main() -> int:
+        sim = IbpsSimulator(config, SystemClock(), seed=args.seed, faults=plan)
+        port = await sim.start(port=args.port)
+        print(f"LISTENING 127.0.0.1:{port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await sim.stop()
+        return 0
+
+    return _run(main())
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from switch.demo import run_demo
+
+    return _run(run_demo(
+        orders=args.orders, seed=args.seed, store_url=args.store, as_json=args.json,
+        window=args.window,
+    ))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="payswitch", description=__doc__)
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="switch + IBPS simulator + load, ending in a summary")
+    demo.add_argument("--orders", type=int, default=10_000)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--store", help="store URL (default: a fresh demo.db by the default store)")
+    demo.add_argument("--window", type=int, default=1000, help="orders in flight at once")
+    demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.set_defaults(func=cmd_demo)
+
+    serve = sub.add_parser("serve", help="run the switch")
+    serve.add_argument("--config", required=True, help="TOML configuration file")
+    serve.add_argument("--store", help="store URL, overriding [store].url")
+    serve.add_argument("--port", type=int, help="listening port, overriding [server].port")
+    serve.set_defaults(func=cmd_serve)
+
+    sim = sub.add_parser("simulate", help="run a channel simulator")
+    sim.add_argument("channel", help="IBPS")
+    sim.add_argument("--port", type=int, default=0)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--faults", help="fault plan (JSON or TOML)")
+    sim.add_argument("--config", help="simulator configuration (TOML)")
+    sim.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _logging(args.log_level)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"payswitch: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"payswitch: store error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The switch's configuration file (TOML), decoded into typed structs with errors naming the key."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import msgspec
+
+from switch.errors import ConfigError
+
+
+class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 7400
+    max_frame: int = 65536
+    window: int = 1000  # orders a session may have submitted and not yet acknowledged
+    heartbeat_s: int = 30  # a session silent for 3 heartbeats is closed
+    auth_timeout_s: float = 10.0
+    max_pending_writes: int = 50_000  # beyond this the switch answers RETRY_LATER
+
+
+class ClientConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    secret: str  # shared secret for the HMAC handshake; keep this file readable by the switch only
+
+
+class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    url: str = ""  # empty: the embedded SQLite file at default_store_url()
+    group_commit_max: int = 2000  # writes per store transaction at most
+
+
+class BankConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    cnaps_code: str = "102100099996"  # this bank's CNAPS participant code
+    name: str = "Payswitch City Commercial Bank"
+
+
+class IbpsChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 7501
+    reply_timeout_s: float = 20.0
+
+
+class ChannelsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    ibps: IbpsChannelConfig | None = None
+
+
+class SwitchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    bank: BankConfig = msgspec.field(default_factory=BankConfig)
+    clients: dict[str, ClientConfig] = msgspec.field(default_factory=dict)
+    channels: ChannelsConfig = msgspec.field(default_factory=ChannelsConfig)
+
+
+def load_config(path: str | Path) -> SwitchConfig:
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
+    return parse_config(raw)
+
+
+def parse_config(raw: dict[str, object]) -> SwitchConfig:
+    try:
+        cfg = msgspec.convert(raw, SwitchConfig)
+    except msgspec.ValidationError as exc:
+        # msgspec names the path as `$.server.port`; show it as the TOML key.
+        text = str(exc)
+        key = text.rsplit("at `$.", 1)[-1].rstrip("`") if "at `$." in text else "(top level)"
+        raise ConfigError(key, text) from exc
+    for client_id, client in cfg.clients.items():
+        if len(client.secret) < 16:
+            raise ConfigError(f"clients.{client_id}.secret", "must be at least 16 characters")
+    if not 1 <= cfg.server.window <= 100_000:
+        raise ConfigError("server.window", "must be between 1 and 100000")
+    if not 64 <= cfg.server.max_frame <= 16 * 1024 * 1024:
+        raise ConfigError("server.max_frame", "must be between 64 bytes and 16 MiB")
+    return cfg
+
+
+def default_store_url() -> str:
+    """The embedded store: $PAYSWITCH_HOME/payswitch.db, else ~/.local/share/payswitch/."""
+    home = os.environ.get("PAYSWITCH_HOME")
+    base = Path(home) if home else Path.home() / ".local" / "share" / "payswitch"
+    return f"sqlite://{(base / 'payswitch.db').resolve()}"

@@ -1,0 +1,400 @@
+"""The payment state machine: one writer that drives every payment to a final state.
+
+All inputs (new orders, channel answers, retries) go through one inbox. Each turn takes what has
+gathered, works out every state change in memory, writes them in ONE store transaction (group
+commit) with their accounting events, and only then acts: acks, status pushes, channel sends.
+One writer per process means no two changes to a payment ever race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+from adapters.base import ChannelAdapter, ChannelError, ChannelStatus, Outcome
+from messages.errors import MessageError
+from routing.minimal import MinimalRouter
+from switch.clock import Clock, iso
+from switch.order import Order, Payment
+from switch.states import TERMINAL, State, can_move
+from switch.store import Event, IntakeError, NewPayment, Store, Transition, WriteBatch
+from switch.validation import Invalid, validate_order
+
+log = logging.getLogger("payswitch.engine")
+
+Publish = Callable[[Payment], None]
+
+
+class _Accept(msgspec.Struct):
+    client_id: str
+    order: Order
+    future: asyncio.Future[tuple[Payment, bool]]
+
+
+class _Route(msgspec.Struct):
+    payment: Payment
+
+
+class _Resubmit(msgspec.Struct):
+    payment_id: str
+
+
+class _Inquire(msgspec.Struct):
+    payment_id: str
+
+
+class _IntakeFailure(msgspec.Struct):
+    error: IntakeError
+    future: asyncio.Future[None]
+
+
+class _SideEffects:
+    """What to do once the batch is durable, in the order it must happen."""
+
+    def __init__(self) -> None:
+        self.publish: list[Payment] = []
+        self.send: list[Payment] = []
+        self.inquire: list[Payment] = []
+        self.route: list[Payment] = []
+
+    def drop(self, payment_ids: set[str]) -> None:
+        for name in ("publish", "send", "inquire"):
+            setattr(self, name, [p for p in getattr(self, name) if p.payment_id not in payment_ids])
+
+
+class PaymentEngine:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        router: MinimalRouter,
+        adapters: dict[str, ChannelAdapter],
+        batch_max: int = 2000,
+        retry_delay_s: float = 1.0,
+        inquiry_delay_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.router = router
+        self.adapters = adapters
+        self.batch_max = batch_max
+        self.retry_delay_s = retry_delay_s
+        self.inquiry_delay_s = inquiry_delay_s
+        self.publish: Publish = lambda p: None
+        self._inbox: deque[Any] = deque()
+        self._wake = asyncio.Event()
+        self._live: dict[str, Payment] = {}  # every non-final payment of this process
+        self._runner: asyncio.Task[None] | None = None
+        self._timers: set[asyncio.TimerHandle] = set()
+        for adapter in adapters.values():
+            adapter.on_status = self._channel_said
+
+    # -- intake (called by the server) ----------------------------------------------------------
+    def submit(self, client_id: str, order: Order) -> asyncio.Future[tuple[Payment, bool]]:
+        """Accept an order durably; the future resolves after the store commit."""
+        fut: asyncio.Future[tuple[Payment, bool]] = asyncio.get_running_loop().create_future()
+        self._put(_Accept(client_id, order, fut))
+        return fut
+
+    def record_intake_error(self, error: IntakeError) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._put(_IntakeFailure(error, fut))
+        return fut
+
+    @property
+    def backlog(self) -> int:
+        """Inputs waiting for the writer: the server's measure of overload."""
+        return len(self._inbox)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._live)
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        for adapter in self.adapters.values():
+            try:
+                await adapter.start()
+            except (OSError, ChannelError) as exc:
+                log.warning("channel %s not reachable at start: %s", adapter.channel, exc)
+        await self._recover()
+        self._runner = asyncio.get_running_loop().create_task(self._run(), name="payment-engine")
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        for adapter in self.adapters.values():
+            await adapter.close()
+
+    async def _recover(self) -> None:
+        """Resume what a previous run left: route the accepted, inquire the sent, resend nothing."""
+        pending = await self.store.payments_in_states(
+            [s.value for s in State if s not in TERMINAL and s is not State.RECEIVED]
+        )
+        for p in pending:
+            self._live[p.payment_id] = p
+            if p.state == State.ACCEPTED:
+                self._put(_Route(p))
+            elif p.state == State.ROUTED:
+                self._put(_Resubmit(p.payment_id))
+            elif p.state in (State.SUBMITTED, State.UNKNOWN):
+                self._put(_Inquire(p.payment_id))
+        if pending:
+            log.info("recovered %d unfinished payments", len(pending))
+
+    # -- the writer -------------------------------------------------------------------------
+    def _put(self, item: object) -> None:
+        self._inbox.append(item)
+        self._wake.set()
+
+    def _channel_said(self, status: ChannelStatus) -> None:
+        self._put(status)
+
+    def _later(self, delay: float, item: object) -> None:
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._put(item)
+
+        handle = loop.call_later(delay, fire)
+        self._timers.add(handle)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._inbox:
+                n = min(len(self._inbox), self.batch_max)
+                items = [self._inbox.popleft() for _ in range(n)]
+                try:
+                    await self._turn(items)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("engine turn failed; %d inputs will be retried", len(items))
+                    self._retry_failed_turn(items)
+
+    def _retry_failed_turn(self, items: list[Any]) -> None:
+        for item in items:
+            if isinstance(item, _Accept | _IntakeFailure):
+                if not item.future.done():
+                    item.future.set_exception(RuntimeError("store unavailable"))
+            else:
+                self._later(self.retry_delay_s, item)
+
+    async def _turn(self, items: list[Any]) -> None:
+        now = iso(self.clock.now())
+        batch = WriteBatch()
+        accepts: list[_Accept] = []
+        failures: list[_IntakeFailure] = []
+        staged: dict[str, Payment] = {}  # state as of this batch, per payment touched
+        effects = _SideEffects()
+        for item in items:
+            if isinstance(item, _Accept):
+                accepts.append(item)
+                batch.accepts.append(self._new_payment(item, now))
+            elif isinstance(item, _IntakeFailure):
+                failures.append(item)
+                batch.intake_errors.append(item.error)
+            else:
+                self._plan(item, now, batch, staged, effects)
+        result = await self.store.commit(batch) if len(batch) else None
+        for failure in failures:
+            if not failure.future.done():
+                failure.future.set_result(None)
+        if result is None:
+            return
+        for item, (payment, created) in zip(accepts, result.accepted, strict=True):
+            if created and payment.state == State.ACCEPTED:
+                self._live[payment.payment_id] = payment
+                effects.route.append(payment)
+            if not item.future.done():
+                item.future.set_result((payment, created))
+        failed = {t.payment_id for t, ok in zip(batch.transitions, result.applied, strict=True)
+                  if not ok}
+        for pid, payment in staged.items():
+            if pid in failed:
+                # Only another writer (a second process) can have moved it: take its word.
+                log.warning("payment %s moved elsewhere; reloading", pid)
+                fresh = await self.store.payment(pid)
+                if fresh is not None:
+                    self._remember(fresh)
+            else:
+                self._remember(payment)
+        if failed:
+            effects.drop(failed)
+        self._act(effects)
+
+    def _remember(self, payment: Payment) -> None:
+        if payment.state in TERMINAL:
+            self._live.pop(payment.payment_id, None)
+        else:
+            self._live[payment.payment_id] = payment
+
+    def _new_payment(self, item: _Accept, now: str) -> NewPayment:
+        payment_id = uuid.uuid4().hex
+        order = item.order
+        events: tuple[Event, ...] = ()
+        try:
+            validate_order(order)
+            state, reason, events = State.ACCEPTED, None, (_event("payment.accepted", order),)
+        except Invalid as exc:
+            state, reason = State.REJECTED, exc.code
+            log.info("order %s rejected at intake: %s", order.client_order_id, exc)
+        return NewPayment(
+            Payment(
+                payment_id=payment_id, client_id=item.client_id, order=order, state=state,
+                reason=reason, end_to_end_id=payment_id, uetr=str(uuid.uuid4()),
+                created_at=now, updated_at=now,
+            ),
+            events,
+        )
+
+    def _plan(
+        self, item: object, now: str, batch: WriteBatch, staged: dict[str, Payment],
+        effects: _SideEffects,
+    ) -> None:
+        """Turn one input into state changes (in `batch`) and actions for after the commit."""
+
+        def current(pid: str) -> Payment | None:
+            return staged.get(pid) or self._live.get(pid)
+
+        def move(p: Payment, to: State, cause: str, *, reason: str | None = None,
+                 channel: str | None = None, fee: int | None = None,
+                 events: tuple[Event, ...] = ()) -> Payment:
+            if not can_move(State(p.state), to):
+                raise RuntimeError(f"illegal move {p.state} -> {to} for {p.payment_id}")
+            batch.transitions.append(Transition(
+                payment_id=p.payment_id, from_state=p.state, to_state=to, at=now, cause=cause,
+                reason=reason, channel=channel, fee=fee, events=events,
+            ))
+            moved = msgspec.structs.replace(
+                p, state=to.value, reason=reason, updated_at=now,
+                channel=channel if channel is not None else p.channel,
+                fee=fee if fee is not None else p.fee,
+            )
+            staged[p.payment_id] = moved
+            effects.publish.append(moved)
+            return moved
+
+        if isinstance(item, _Route):
+            p = current(item.payment.payment_id)
+            if p is None or p.state != State.ACCEPTED:
+                return
+            decision = self.router.decide(p.order, self.clock.now())
+            if decision.channel is None:
+                move(p, State.REJECTED, "route: " + "; ".join(decision.explanation),
+                     reason=decision.reason, events=(_event("payment.rejected", p.order),))
+                return
+            if decision.channel not in self.adapters:
+                move(p, State.REJECTED, f"route: channel {decision.channel} not connected",
+                     reason="AG01", events=(_event("payment.rejected", p.order),))
+                return
+            p = move(p, State.ROUTED, "route: " + "; ".join(decision.explanation),
+                     channel=decision.channel, fee=decision.fee)
+            p = move(p, State.SUBMITTED, f"submit to {decision.channel}",
+                     events=(_event("payment.submitted", p.order, channel=p.channel),))
+            effects.send.append(p)
+        elif isinstance(item, _Resubmit):
+            p = current(item.payment_id)
+            if p is None or p.state != State.ROUTED:
+                return
+            p = move(p, State.SUBMITTED, f"resubmit to {p.channel}")
+            effects.send.append(p)
+        elif isinstance(item, _Inquire):
+            p = current(item.payment_id)
+            if p is not None and p.state in (State.SUBMITTED, State.UNKNOWN):
+                effects.inquire.append(p)
+        elif isinstance(item, _NotSent):
+            p = current(item.payment_id)
+            if p is not None and p.state == State.SUBMITTED and item.reject:
+                move(p, State.REJECTED, f"not sendable: {item.detail}", reason=item.reject,
+                     events=(_event("payment.rejected", p.order, channel=p.channel),))
+            elif p is not None and p.state == State.SUBMITTED:
+                move(p, State.ROUTED, f"not sent: {item.detail}")
+                self._later(self.retry_delay_s, _Resubmit(p.payment_id))
+        elif isinstance(item, ChannelStatus):
+            self._plan_status(item, current, move, effects)
+
+    def _plan_status(
+        self, st: ChannelStatus, current: Any, move: Any, effects: _SideEffects
+    ) -> None:
+        p: Payment | None = current(st.payment_id)
+        if p is None:
+            log.info("status %s for %s, which is final or not ours", st.outcome, st.payment_id)
+            return
+        waiting = p.state in (State.SUBMITTED, State.UNKNOWN)
+        if st.outcome == Outcome.SETTLED and waiting:
+            move(p, State.SETTLED, f"{p.channel} settled {st.channel_ref or ''}".rstrip(),
+                 events=(_event("payment.settled", p.order, channel=p.channel, fee=p.fee),))
+        elif st.outcome == Outcome.REJECTED and waiting:
+            move(p, State.REJECTED, f"{p.channel} rejected: {st.detail or st.reason}",
+                 reason=st.reason, events=(_event("payment.rejected", p.order, channel=p.channel),))
+        elif st.outcome == Outcome.UNKNOWN and p.state == State.SUBMITTED:
+            move(p, State.UNKNOWN, f"no answer from {p.channel} in time", reason="AB05")
+            self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
+        elif st.outcome == Outcome.NOT_FOUND and waiting:
+            # The channel says it never got it: sending again with the same ids is safe.
+            if p.state == State.UNKNOWN:
+                p = move(p, State.SUBMITTED, f"{p.channel} never received it; resend same ids")
+            effects.send.append(p)
+        elif st.outcome == Outcome.PENDING and p.state == State.UNKNOWN:
+            self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
+
+    def _act(self, effects: _SideEffects) -> None:
+        for p in effects.publish:
+            self.publish(p)
+        for p in effects.route:
+            self._put(_Route(p))
+        for p in effects.send:
+            asyncio.get_running_loop().create_task(self._send(p))
+        for p in effects.inquire:
+            asyncio.get_running_loop().create_task(self._inquire(p))
+
+    async def _send(self, p: Payment) -> None:
+        adapter = self.adapters[p.channel or ""]
+        try:
+            await adapter.submit(p)
+        except ChannelError as exc:
+            self._put(_NotSent(p.payment_id, str(exc)))
+        except MessageError as exc:
+            # The payment cannot be written in the channel's format: nothing left the switch.
+            self._put(_NotSent(p.payment_id, str(exc), reject="FF01"))
+
+    async def _inquire(self, p: Payment) -> None:
+        adapter = self.adapters[p.channel or ""]
+        try:
+            await adapter.inquire(p)
+        except ChannelError:
+            self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
+
+
+class _NotSent(msgspec.Struct):
+    payment_id: str
+    detail: str
+    reject: str | None = None  # a reason code when sending again cannot help
+
+
+def _event(kind: str, order: Order, **extra: Any) -> Event:
+    body: dict[str, Any] = {
+        "amount": order.amount,
+        "currency": order.currency,
+        "debtor_account": order.debtor.account,
+        "creditor_account": order.creditor.account,
+        "product": order.product,
+    }
+    body.update(extra)
+    return Event(kind, body)

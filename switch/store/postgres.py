@@ -1,0 +1,434 @@
+"""The production store: PostgreSQL through asyncpg.
+
+A group-commit batch becomes a handful of set-based statements (unnest arrays), not a statement
+per row: one round trip per table, whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from switch.order import Payment
+from switch.store.base import (
+    AccountBalance,
+    BatchResult,
+    HistoryRow,
+    IntakeError,
+    JournalEntry,
+    OutboxEvent,
+    Store,
+    StoreError,
+    SummaryRow,
+    Transition,
+    WriteBatch,
+    decode_body,
+    decode_order,
+    encode_body,
+    encode_order,
+)
+
+# Versioned migrations: (version, statements). Append only; never edit a released one.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE payments (
+                payment_id TEXT PRIMARY KEY,
+                client_id TEXT NOT NULL,
+                client_order_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                channel TEXT,
+                fee BIGINT NOT NULL DEFAULT 0,
+                amount BIGINT NOT NULL,
+                currency TEXT NOT NULL,
+                end_to_end_id TEXT NOT NULL UNIQUE,
+                uetr TEXT NOT NULL UNIQUE,
+                order_blob BYTEA NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (client_id, client_order_id)
+            )""",
+            "CREATE INDEX payments_state ON payments (state)",
+            """CREATE TABLE payment_history (
+                id BIGSERIAL PRIMARY KEY,
+                payment_id TEXT NOT NULL REFERENCES payments (payment_id),
+                from_state TEXT,
+                to_state TEXT NOT NULL,
+                at TEXT NOT NULL,
+                cause TEXT NOT NULL,
+                reason TEXT
+            )""",
+            "CREATE INDEX payment_history_payment ON payment_history (payment_id)",
+            """CREATE TABLE outbox (
+                event_id BIGSERIAL PRIMARY KEY,
+                payment_id TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                body BYTEA NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE intake_errors (
+                id BIGSERIAL PRIMARY KEY,
+                client_id TEXT NOT NULL,
+                seq BIGINT,
+                code TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                raw BYTEA NOT NULL,
+                at TEXT NOT NULL
+            )""",
+            """CREATE TABLE outbox_consumers (
+                consumer TEXT PRIMARY KEY,
+                last_event_id BIGINT NOT NULL
+            )""",
+            """CREATE TABLE ledger_entries (
+                entry_id BIGSERIAL PRIMARY KEY,
+                event_id BIGINT NOT NULL UNIQUE,
+                posted_at TEXT NOT NULL,
+                memo TEXT NOT NULL
+            )""",
+            """CREATE TABLE ledger_postings (
+                entry_id BIGINT NOT NULL REFERENCES ledger_entries (entry_id),
+                account TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                debit BIGINT NOT NULL CHECK (debit >= 0),
+                credit BIGINT NOT NULL CHECK (credit >= 0)
+            )""",
+            """CREATE TABLE ledger_balances (
+                account TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                debit BIGINT NOT NULL,
+                credit BIGINT NOT NULL,
+                PRIMARY KEY (account, currency)
+            )""",
+        ],
+    ),
+]
+
+# Any fixed number: it only has to be the same in every process migrating this database.
+_MIGRATION_LOCK = 7_400_001
+
+_PAYMENT_COLS = (
+    "payment_id, client_id, client_order_id, state, reason, channel, fee, amount, currency, "
+    "end_to_end_id, uetr, order_blob, created_at, updated_at"
+)
+_PAYMENT_TYPES = (
+    "text[], text[], text[], text[], text[], text[], bigint[], bigint[], text[], "
+    "text[], text[], bytea[], text[], text[]"
+)
+
+
+def _payment_of(r: asyncpg.Record) -> Payment:
+    return Payment(
+        payment_id=r["payment_id"], client_id=r["client_id"], state=r["state"],
+        reason=r["reason"], channel=r["channel"], fee=r["fee"], end_to_end_id=r["end_to_end_id"],
+        uetr=r["uetr"], order=decode_order(r["order_blob"]), created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [[row[i] for row in rows] for i in range(width)] if rows else [[] for _ in range(width)]
+
+
+class PostgresStore(Store):
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8) -> None:
+        self.url = dsn
+        self._dsn = dsn
+        self._min, self._max = min_size, max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreError("store is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=self._min, max_size=self._max, command_timeout=60
+        )
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            current = await con.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                for sql in statements:
+                    await con.execute(sql)
+                await con.execute("INSERT INTO schema_version (version) VALUES ($1)", version)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def schema_version(self) -> int:
+        return int(await self.pool.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+
+    async def commit(self, batch: WriteBatch) -> BatchResult:
+        async with self.pool.acquire() as con, con.transaction():
+            accepted = await self._accept(con, batch)
+            applied = await self._transitions(con, batch.transitions)
+            if batch.intake_errors:
+                await con.executemany(
+                    "INSERT INTO intake_errors (client_id, seq, code, detail, raw, at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6)",
+                    [(e.client_id, e.seq, e.code, e.detail, e.raw, e.at)
+                     for e in batch.intake_errors],
+                )
+        return BatchResult(accepted=accepted, applied=applied)
+
+    async def _accept(
+        self, con: asyncpg.Connection, batch: WriteBatch
+    ) -> list[tuple[Payment, bool]]:
+        if not batch.accepts:
+            return []
+        rows = [
+            (p.payment_id, p.client_id, p.order.client_order_id, p.state, p.reason, p.channel,
+             p.fee, p.order.amount, p.order.currency, p.end_to_end_id, p.uetr,
+             encode_order(p.order), p.created_at, p.updated_at)
+            for p in (n.payment for n in batch.accepts)
+        ]
+        created = await self._insert_payments(con, rows)
+        result: list[tuple[Payment, bool]] = []
+        history: list[tuple[Any, ...]] = []
+        outbox: list[tuple[Any, ...]] = []
+        missing: list[tuple[str, str]] = []
+        for new in batch.accepts:
+            p = new.payment
+            if p.payment_id in created:
+                result.append((p, True))
+                history.append((p.payment_id, None, p.state, p.created_at, "intake", p.reason))
+                outbox.extend(
+                    (p.payment_id, e.type, encode_body(e.body), p.created_at) for e in new.events
+                )
+            else:
+                result.append((p, False))
+                missing.append((p.client_id, p.order.client_order_id))
+        if missing:
+            existing = {
+                (r["client_id"], r["client_order_id"]): _payment_of(r)
+                for r in await con.fetch(
+                    f"SELECT {_PAYMENT_COLS} FROM payments p JOIN unnest($1::text[], $2::text[]) "
+                    "AS k(client_id, client_order_id) USING (client_id, client_order_id)",
+                    [m[0] for m in missing], [m[1] for m in missing],
+                )
+            }
+            result = [
+                (p, True) if was_new else (existing[(p.client_id, p.order.client_order_id)], False)
+                for p, was_new in result
+            ]
+        await _insert_history_outbox(con, history, outbox)
+        return result
+
+    @staticmethod
+    async def _insert_payments(con: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> set[str]:
+        cols = _columns(rows, 14)
+        types = _PAYMENT_TYPES.split(", ")
+        args = ", ".join(f"${i + 1}::{t}" for i, t in enumerate(types))
+        returned = await con.fetch(
+            f"INSERT INTO payments ({_PAYMENT_COLS}) SELECT * FROM unnest({args}) "
+            "ON CONFLICT (client_id, client_order_id) DO NOTHING RETURNING payment_id",
+            *cols,
+        )
+        return {r["payment_id"] for r in returned}
+
+    async def _transitions(
+        self, con: asyncpg.Connection, transitions: list[Transition]
+    ) -> list[bool]:
+        applied = [False] * len(transitions)
+        # A payment may move twice in one batch (ROUTED then SUBMITTED): apply in rounds in which
+        # each payment appears once, so each UPDATE sees the previous round's state.
+        pending = list(range(len(transitions)))
+        history: list[tuple[Any, ...]] = []
+        outbox: list[tuple[Any, ...]] = []
+        while pending:
+            seen: set[str] = set()
+            this_round: list[int] = []
+            later: list[int] = []
+            for i in pending:
+                pid = transitions[i].payment_id
+                (later if pid in seen else this_round).append(i)
+                seen.add(pid)
+            ts = [transitions[i] for i in this_round]
+            moved = {
+                r["payment_id"]
+                for r in await con.fetch(
+                    "UPDATE payments p SET state = u.to_state, reason = u.reason, "
+                    "channel = coalesce(u.channel, p.channel), fee = coalesce(u.fee, p.fee), "
+                    "updated_at = u.at "
+                    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+                    "$6::bigint[], $7::text[]) AS u(payment_id, from_state, to_state, reason, "
+                    "channel, fee, at) "
+                    "WHERE p.payment_id = u.payment_id AND p.state = u.from_state "
+                    "RETURNING p.payment_id",
+                    [t.payment_id for t in ts], [t.from_state for t in ts],
+                    [t.to_state for t in ts], [t.reason for t in ts], [t.channel for t in ts],
+                    [t.fee for t in ts], [t.at for t in ts],
+                )
+            }
+            for i, t in zip(this_round, ts, strict=True):
+                if t.payment_id in moved:
+                    applied[i] = True
+                    history.append(
+                        (t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason)
+                    )
+                    outbox.extend(
+                        (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
+                    )
+            pending = later
+        await _insert_history_outbox(con, history, outbox)
+        return applied
+
+    async def payment(self, payment_id: str) -> Payment | None:
+        r = await self.pool.fetchrow(
+            f"SELECT {_PAYMENT_COLS} FROM payments WHERE payment_id = $1", payment_id
+        )
+        return _payment_of(r) if r else None
+
+    async def payment_by_client_key(self, client_id: str, client_order_id: str) -> Payment | None:
+        r = await self.pool.fetchrow(
+            f"SELECT {_PAYMENT_COLS} FROM payments WHERE client_id = $1 AND client_order_id = $2",
+            client_id, client_order_id,
+        )
+        return _payment_of(r) if r else None
+
+    async def payments_in_states(self, states: list[str]) -> list[Payment]:
+        rows = await self.pool.fetch(
+            f"SELECT {_PAYMENT_COLS} FROM payments WHERE state = ANY($1::text[]) "
+            "ORDER BY created_at, payment_id",
+            states,
+        )
+        return [_payment_of(r) for r in rows]
+
+    async def history(self, payment_id: str) -> list[HistoryRow]:
+        rows = await self.pool.fetch(
+            "SELECT payment_id, from_state, to_state, at, cause, reason FROM payment_history "
+            "WHERE payment_id = $1 ORDER BY id",
+            payment_id,
+        )
+        return [HistoryRow(*r) for r in rows]
+
+    async def intake_errors(self, client_id: str) -> list[IntakeError]:
+        rows = await self.pool.fetch(
+            "SELECT client_id, code, detail, raw, at, seq FROM intake_errors "
+            "WHERE client_id = $1 ORDER BY id",
+            client_id,
+        )
+        return [IntakeError(*r) for r in rows]
+
+    async def summary(self) -> list[SummaryRow]:
+        rows = await self.pool.fetch(
+            "SELECT state, channel, currency, count(*), sum(amount)::bigint, sum(fee)::bigint "
+            "FROM payments GROUP BY state, channel, currency ORDER BY state, channel, currency"
+        )
+        return [SummaryRow(*r) for r in rows]
+
+    async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
+        rows = await self.pool.fetch(
+            "SELECT event_id, payment_id, event_type, body, created_at FROM outbox "
+            "WHERE event_id > $1 ORDER BY event_id LIMIT $2",
+            event_id, limit,
+        )
+        return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
+
+    async def outbox_cursor(self, consumer: str) -> int:
+        v = await self.pool.fetchval(
+            "SELECT last_event_id FROM outbox_consumers WHERE consumer = $1", consumer
+        )
+        return int(v or 0)
+
+    async def outbox_lag(self, consumer: str) -> int:
+        v = await self.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE event_id > coalesce("
+            "(SELECT last_event_id FROM outbox_consumers WHERE consumer = $1), 0)",
+            consumer,
+        )
+        return int(v)
+
+    async def post_journal(
+        self, consumer: str, entries: list[JournalEntry], upto_event_id: int
+    ) -> int:
+        async with self.pool.acquire() as con, con.transaction():
+            booked = {
+                r["event_id"]: r["entry_id"]
+                for r in await con.fetch(
+                    "INSERT INTO ledger_entries (event_id, posted_at, memo) "
+                    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) "
+                    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, entry_id",
+                    [e.event_id for e in entries], [e.posted_at for e in entries],
+                    [e.memo for e in entries],
+                )
+            }
+            postings: list[tuple[int, str, str, int, int]] = []
+            deltas: dict[tuple[str, str], list[int]] = {}
+            for entry in entries:
+                entry_id = booked.get(entry.event_id)
+                if entry_id is None:
+                    continue  # already booked: posting the same event twice changes nothing
+                for p in entry.postings:
+                    postings.append((entry_id, p.account, p.currency, p.debit, p.credit))
+                    d = deltas.setdefault((p.account, p.currency), [0, 0])
+                    d[0] += p.debit
+                    d[1] += p.credit
+            if postings:
+                await con.copy_records_to_table(
+                    "ledger_postings",
+                    records=postings,
+                    columns=["entry_id", "account", "currency", "debit", "credit"],
+                )
+            if deltas:
+                keys = sorted(deltas)  # a fixed order keeps concurrent posters from deadlocking
+                await con.execute(
+                    "INSERT INTO ledger_balances (account, currency, debit, credit) "
+                    "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) "
+                    "ON CONFLICT (account, currency) DO UPDATE SET "
+                    "debit = ledger_balances.debit + excluded.debit, "
+                    "credit = ledger_balances.credit + excluded.credit",
+                    [k[0] for k in keys], [k[1] for k in keys],
+                    [deltas[k][0] for k in keys], [deltas[k][1] for k in keys],
+                )
+            await con.execute(
+                "INSERT INTO outbox_consumers (consumer, last_event_id) VALUES ($1, $2) "
+                "ON CONFLICT (consumer) DO UPDATE SET last_event_id = "
+                "greatest(outbox_consumers.last_event_id, excluded.last_event_id)",
+                consumer, upto_event_id,
+            )
+        return len(booked)
+
+    async def balances(self) -> list[AccountBalance]:
+        rows = await self.pool.fetch(
+            "SELECT account, currency, debit, credit FROM ledger_balances "
+            "ORDER BY account, currency"
+        )
+        return [AccountBalance(*r) for r in rows]
+
+    async def posting_totals(self) -> list[AccountBalance]:
+        rows = await self.pool.fetch(
+            "SELECT account, currency, sum(debit)::bigint, sum(credit)::bigint "
+            "FROM ledger_postings GROUP BY account, currency ORDER BY account, currency"
+        )
+        return [AccountBalance(*r) for r in rows]
+
+
+async def _insert_history_outbox(
+    con: asyncpg.Connection, history: list[tuple[Any, ...]], outbox: list[tuple[Any, ...]]
+) -> None:
+    if history:
+        await con.execute(
+            "INSERT INTO payment_history (payment_id, from_state, to_state, at, cause, reason) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+            "$6::text[])",
+            *_columns(history, 6),
+        )
+    if outbox:
+        await con.execute(
+            "INSERT INTO outbox (payment_id, event_type, body, created_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])",
+            *_columns(outbox, 4),
+        )

@@ -1,0 +1,427 @@
+"""The embedded store: one SQLite file in WAL mode, driven from one dedicated thread.
+
+sqlite3 blocks, so every call runs on a single worker thread; while one group commit runs there,
+the next batch gathers on the event loop, which is what makes group commit happen by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from switch.order import Payment
+from switch.store.base import (
+    AccountBalance,
+    BatchResult,
+    HistoryRow,
+    IntakeError,
+    JournalEntry,
+    OutboxEvent,
+    Store,
+    StoreError,
+    SummaryRow,
+    WriteBatch,
+    decode_body,
+    decode_order,
+    encode_body,
+    encode_order,
+)
+
+T = TypeVar("T")
+
+# Versioned migrations: (version, statements). Append only; never edit a released one.
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE payments (
+                payment_id TEXT PRIMARY KEY,
+                client_id TEXT NOT NULL,
+                client_order_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                reason TEXT,
+                channel TEXT,
+                fee INTEGER NOT NULL DEFAULT 0,
+                amount INTEGER NOT NULL,
+                currency TEXT NOT NULL,
+                end_to_end_id TEXT NOT NULL UNIQUE,
+                uetr TEXT NOT NULL UNIQUE,
+                order_blob BLOB NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (client_id, client_order_id)
+            )""",
+            "CREATE INDEX payments_state ON payments (state)",
+            """CREATE TABLE payment_history (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                payment_id TEXT NOT NULL REFERENCES payments (payment_id),
+                from_state TEXT,
+                to_state TEXT NOT NULL,
+                at TEXT NOT NULL,
+                cause TEXT NOT NULL,
+                reason TEXT
+            )""",
+            "CREATE INDEX payment_history_payment ON payment_history (payment_id)",
+            """CREATE TABLE outbox (
+                event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                payment_id TEXT NOT NULL,
+                event_type TEXT NOT NULL,
+                body BLOB NOT NULL,
+                created_at TEXT NOT NULL
+            )""",
+            """CREATE TABLE intake_errors (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                client_id TEXT NOT NULL,
+                seq INTEGER,
+                code TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                raw BLOB NOT NULL,
+                at TEXT NOT NULL
+            )""",
+            """CREATE TABLE outbox_consumers (
+                consumer TEXT PRIMARY KEY,
+                last_event_id INTEGER NOT NULL
+            )""",
+            """CREATE TABLE ledger_entries (
+                entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+                event_id INTEGER NOT NULL UNIQUE,
+                posted_at TEXT NOT NULL,
+                memo TEXT NOT NULL
+            )""",
+            """CREATE TABLE ledger_postings (
+                entry_id INTEGER NOT NULL REFERENCES ledger_entries (entry_id),
+                account TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                debit INTEGER NOT NULL CHECK (debit >= 0),
+                credit INTEGER NOT NULL CHECK (credit >= 0)
+            )""",
+            """CREATE TABLE ledger_balances (
+                account TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                debit INTEGER NOT NULL,
+                credit INTEGER NOT NULL,
+                PRIMARY KEY (account, currency)
+            )""",
+        ],
+    ),
+]
+
+_PAYMENT_COLS = (
+    "payment_id, client_id, client_order_id, state, reason, channel, fee, amount, currency, "
+    "end_to_end_id, uetr, order_blob, created_at, updated_at"
+)
+
+
+def _payment_row(p: Payment) -> tuple[object, ...]:
+    return (
+        p.payment_id, p.client_id, p.order.client_order_id, p.state, p.reason, p.channel, p.fee,
+        p.order.amount, p.order.currency, p.end_to_end_id, p.uetr, encode_order(p.order),
+        p.created_at, p.updated_at,
+    )
+
+
+def _payment_of(row: tuple[Any, ...]) -> Payment:
+    return Payment(
+        payment_id=row[0], client_id=row[1], state=row[3], reason=row[4], channel=row[5],
+        fee=row[6], end_to_end_id=row[9], uetr=row[10], order=decode_order(row[11]),
+        created_at=row[12], updated_at=row[13],
+    )
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path).resolve()
+        self.url = f"sqlite://{self.path}"
+        self._synchronous = synchronous
+        self._db: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise StoreError("store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, fn, db)
+
+    async def open(self) -> None:
+        def _open() -> sqlite3.Connection:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            # FULL by default: an ack promises the order survives power loss, not just a crash.
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("PRAGMA busy_timeout=5000")
+            _migrate(db)
+            return db
+
+        loop = asyncio.get_running_loop()
+        self._db = await loop.run_in_executor(self._thread, _open)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, db.close)
+        self._thread.shutdown(wait=True)
+
+    async def schema_version(self) -> int:
+        return await self._run(_version)
+
+    async def commit(self, batch: WriteBatch) -> BatchResult:
+        return await self._run(lambda db: _commit(db, batch))
+
+    async def payment(self, payment_id: str) -> Payment | None:
+        def q(db: sqlite3.Connection) -> Payment | None:
+            row = db.execute(
+                f"SELECT {_PAYMENT_COLS} FROM payments WHERE payment_id = ?", (payment_id,)
+            ).fetchone()
+            return _payment_of(row) if row else None
+
+        return await self._run(q)
+
+    async def payment_by_client_key(self, client_id: str, client_order_id: str) -> Payment | None:
+        def q(db: sqlite3.Connection) -> Payment | None:
+            row = db.execute(
+                f"SELECT {_PAYMENT_COLS} FROM payments WHERE client_id = ? AND client_order_id = ?",
+                (client_id, client_order_id),
+            ).fetchone()
+            return _payment_of(row) if row else None
+
+        return await self._run(q)
+
+    async def payments_in_states(self, states: list[str]) -> list[Payment]:
+        marks = ",".join("?" * len(states))
+
+        def q(db: sqlite3.Connection) -> list[Payment]:
+            rows = db.execute(
+                f"SELECT {_PAYMENT_COLS} FROM payments WHERE state IN ({marks}) "
+                "ORDER BY created_at, payment_id",
+                states,
+            ).fetchall()
+            return [_payment_of(r) for r in rows]
+
+        return await self._run(q)
+
+    async def history(self, payment_id: str) -> list[HistoryRow]:
+        def q(db: sqlite3.Connection) -> list[HistoryRow]:
+            rows = db.execute(
+                "SELECT payment_id, from_state, to_state, at, cause, reason FROM payment_history "
+                "WHERE payment_id = ? ORDER BY id",
+                (payment_id,),
+            ).fetchall()
+            return [HistoryRow(*r) for r in rows]
+
+        return await self._run(q)
+
+    async def intake_errors(self, client_id: str) -> list[IntakeError]:
+        def q(db: sqlite3.Connection) -> list[IntakeError]:
+            rows = db.execute(
+                "SELECT client_id, code, detail, raw, at, seq FROM intake_errors "
+                "WHERE client_id = ? ORDER BY id",
+                (client_id,),
+            ).fetchall()
+            return [IntakeError(*r) for r in rows]
+
+        return await self._run(q)
+
+    async def summary(self) -> list[SummaryRow]:
+        def q(db: sqlite3.Connection) -> list[SummaryRow]:
+            rows = db.execute(
+                "SELECT state, channel, currency, count(*), sum(amount), sum(fee) FROM payments "
+                "GROUP BY state, channel, currency ORDER BY state, channel, currency"
+            ).fetchall()
+            return [SummaryRow(*r) for r in rows]
+
+        return await self._run(q)
+
+    async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
+        def q(db: sqlite3.Connection) -> list[OutboxEvent]:
+            rows = db.execute(
+                "SELECT event_id, payment_id, event_type, body, created_at FROM outbox "
+                "WHERE event_id > ? ORDER BY event_id LIMIT ?",
+                (event_id, limit),
+            ).fetchall()
+            return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
+
+        return await self._run(q)
+
+    async def outbox_cursor(self, consumer: str) -> int:
+        def q(db: sqlite3.Connection) -> int:
+            row = db.execute(
+                "SELECT last_event_id FROM outbox_consumers WHERE consumer = ?", (consumer,)
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(q)
+
+    async def outbox_lag(self, consumer: str) -> int:
+        def q(db: sqlite3.Connection) -> int:
+            row = db.execute(
+                "SELECT count(*) FROM outbox WHERE event_id > coalesce("
+                "(SELECT last_event_id FROM outbox_consumers WHERE consumer = ?), 0)",
+                (consumer,),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run(q)
+
+    async def post_journal(
+        self, consumer: str, entries: list[JournalEntry], upto_event_id: int
+    ) -> int:
+        return await self._run(lambda db: _post_journal(db, consumer, entries, upto_event_id))
+
+    async def balances(self) -> list[AccountBalance]:
+        def q(db: sqlite3.Connection) -> list[AccountBalance]:
+            rows = db.execute(
+                "SELECT account, currency, debit, credit FROM ledger_balances "
+                "ORDER BY account, currency"
+            ).fetchall()
+            return [AccountBalance(*r) for r in rows]
+
+        return await self._run(q)
+
+    async def posting_totals(self) -> list[AccountBalance]:
+        def q(db: sqlite3.Connection) -> list[AccountBalance]:
+            rows = db.execute(
+                "SELECT account, currency, sum(debit), sum(credit) FROM ledger_postings "
+                "GROUP BY account, currency ORDER BY account, currency"
+            ).fetchall()
+            return [AccountBalance(*r) for r in rows]
+
+        return await self._run(q)
+
+
+def _version(db: sqlite3.Connection) -> int:
+    db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    current = _version(db)
+    for version, statements in MIGRATIONS:
+        if version <= current:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in statements:
+                db.execute(sql)
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
+    accepted: list[tuple[Payment, bool]] = []
+    applied: list[bool] = []
+    history: list[tuple[object, ...]] = []
+    outbox: list[tuple[object, ...]] = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for new in batch.accepts:
+            p = new.payment
+            cur = db.execute(
+                f"INSERT INTO payments ({_PAYMENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (client_id, client_order_id) DO NOTHING",
+                _payment_row(p),
+            )
+            if cur.rowcount == 1:
+                accepted.append((p, True))
+                history.append((p.payment_id, None, p.state, p.created_at, "intake", p.reason))
+                outbox.extend(
+                    (p.payment_id, e.type, encode_body(e.body), p.created_at) for e in new.events
+                )
+            else:
+                row = db.execute(
+                    f"SELECT {_PAYMENT_COLS} FROM payments "
+                    "WHERE client_id = ? AND client_order_id = ?",
+                    (p.client_id, p.order.client_order_id),
+                ).fetchone()
+                accepted.append((_payment_of(row), False))
+        for t in batch.transitions:
+            cur = db.execute(
+                "UPDATE payments SET state = ?, reason = ?, channel = coalesce(?, channel), "
+                "fee = coalesce(?, fee), updated_at = ? WHERE payment_id = ? AND state = ?",
+                (t.to_state, t.reason, t.channel, t.fee, t.at, t.payment_id, t.from_state),
+            )
+            ok = cur.rowcount == 1
+            applied.append(ok)
+            if ok:
+                history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason))
+                outbox.extend(
+                    (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
+                )
+        if history:
+            db.executemany(
+                "INSERT INTO payment_history (payment_id, from_state, to_state, at, cause, reason) "
+                "VALUES (?,?,?,?,?,?)",
+                history,
+            )
+        if outbox:
+            db.executemany(
+                "INSERT INTO outbox (payment_id, event_type, body, created_at) VALUES (?,?,?,?)",
+                outbox,
+            )
+        if batch.intake_errors:
+            db.executemany(
+                "INSERT INTO intake_errors (client_id, seq, code, detail, raw, at) "
+                "VALUES (?,?,?,?,?,?)",
+                [(e.client_id, e.seq, e.code, e.detail, e.raw, e.at) for e in batch.intake_errors],
+            )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return BatchResult(accepted=accepted, applied=applied)
+
+
+def _post_journal(
+    db: sqlite3.Connection, consumer: str, entries: list[JournalEntry], upto_event_id: int
+) -> int:
+    deltas: dict[tuple[str, str], list[int]] = {}
+    new = 0
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for entry in entries:
+            cur = db.execute(
+                "INSERT INTO ledger_entries (event_id, posted_at, memo) VALUES (?,?,?) "
+                "ON CONFLICT (event_id) DO NOTHING",
+                (entry.event_id, entry.posted_at, entry.memo),
+            )
+            if cur.rowcount != 1:
+                continue  # already booked: posting the same event twice changes nothing
+            new += 1
+            entry_id = cur.lastrowid
+            db.executemany(
+                "INSERT INTO ledger_postings (entry_id, account, currency, debit, credit) "
+                "VALUES (?,?,?,?,?)",
+                [(entry_id, p.account, p.currency, p.debit, p.credit) for p in entry.postings],
+            )
+            for p in entry.postings:
+                d = deltas.setdefault((p.account, p.currency), [0, 0])
+                d[0] += p.debit
+                d[1] += p.credit
+        db.executemany(
+            "INSERT INTO ledger_balances (account, currency, debit, credit) VALUES (?,?,?,?) "
+            "ON CONFLICT (account, currency) DO UPDATE SET debit = debit + excluded.debit, "
+            "credit = credit + excluded.credit",
+            [(a, c, d[0], d[1]) for (a, c), d in deltas.items()],
+        )
+        db.execute(
+            "INSERT INTO outbox_consumers (consumer, last_event_id) VALUES (?, ?) "
+            "ON CONFLICT (consumer) DO UPDATE SET last_event_id = "
+            "max(last_event_id, excluded.last_event_id)",
+            (consumer, upto_event_id),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return new

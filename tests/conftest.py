@@ -1,0 +1,134 @@
+"""Shared fixtures: stores on both backends, and a running switch with an IBPS simulator.
+
+PostgreSQL tests use PAYSWITCH_TEST_PG_DSN. Unset: they skip (a user's clone without a
+database). Set: they must run, so an unreachable database fails them rather than skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from simulators.ibps import IbpsConfig, IbpsSimulator
+from switch.app import SwitchApp
+from switch.client import SwitchClient
+from switch.clock import SystemClock
+from switch.config import (
+    ChannelsConfig,
+    ClientConfig,
+    IbpsChannelConfig,
+    ServerConfig,
+    StoreConfig,
+    SwitchConfig,
+)
+from switch.store import Store, open_store
+
+PG_DSN = os.environ.get("PAYSWITCH_TEST_PG_DSN")
+CLIENT_ID = "CORE-TEST"
+CLIENT_SECRET = "test-secret-" + "x" * 16
+CLOSED_ACCOUNT = "6222020000000000001"
+
+
+async def _pg_schema_url() -> tuple[str, str]:
+    assert PG_DSN is not None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        con = await asyncpg.connect(PG_DSN, timeout=10)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.fail(f"PAYSWITCH_TEST_PG_DSN={PG_DSN} is set but unreachable: {exc!r}")
+    try:
+        await con.execute(f"CREATE SCHEMA {schema}")
+    finally:
+        await con.close()
+    sep = "&" if "?" in PG_DSN else "?"
+    return schema, f"{PG_DSN}{sep}search_path={schema}"
+
+
+async def _drop_schema(schema: str) -> None:
+    assert PG_DSN is not None
+    con = await asyncpg.connect(PG_DSN)
+    try:
+        await con.execute(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        await con.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty store URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'switch.db'}"
+        return
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    schema, url = await _pg_schema_url()
+    try:
+        yield url
+    finally:
+        await _drop_schema(schema)
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    s = open_store(store_url)
+    await s.open()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@dataclass
+class Rig:
+    """A running switch, its IBPS simulator, and how to reach them."""
+
+    app: SwitchApp
+    sim: IbpsSimulator
+    port: int
+
+    async def client(self, client_id: str = CLIENT_ID, secret: str = CLIENT_SECRET) -> SwitchClient:
+        return await SwitchClient.connect("127.0.0.1", self.port, client_id, secret)
+
+
+def switch_config(sim_port: int, **server: object) -> SwitchConfig:
+    return SwitchConfig(
+        server=ServerConfig(port=0, **server),  # type: ignore[arg-type]
+        store=StoreConfig(),
+        clients={CLIENT_ID: ClientConfig(secret=CLIENT_SECRET),
+                 "OTHER-CORE": ClientConfig(secret=secrets.token_hex(16))},
+        channels=ChannelsConfig(ibps=IbpsChannelConfig(port=sim_port, reply_timeout_s=5)),
+    )
+
+
+@pytest.fixture
+async def rig(store_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Rig]:
+    marker = request.node.get_closest_marker("server")
+    server_opts = dict(marker.kwargs) if marker else {}
+    sim = IbpsSimulator(IbpsConfig(closed_accounts=(CLOSED_ACCOUNT,)), SystemClock(), seed=3)
+    sim_port = await sim.start()
+    app = SwitchApp(switch_config(sim_port, **server_opts), store_url=store_url)
+    port = await app.start(port=0)
+    try:
+        yield Rig(app, sim, port)
+    finally:
+        await app.stop()
+        await sim.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "server(**opts): ServerConfig overrides for the rig")
+
+
+@pytest.fixture
+def event_loop_policy() -> Iterator[asyncio.AbstractEventLoopPolicy]:
+    import uvloop
+
+    yield uvloop.EventLoopPolicy()
