@@ -24,7 +24,7 @@ from routing.minimal import MinimalRouter
 from switch.clock import Clock, iso
 from switch.order import Order, Payment
 from switch.states import TERMINAL, State, can_move
-from switch.store import Event, IntakeError, NewPayment, Store, Transition, WriteBatch
+from switch.store import BatchResult, Event, IntakeError, NewPayment, Store, Transition, WriteBatch
 from switch.validation import Invalid, validate_order
 
 log = logging.getLogger("payswitch.engine")
@@ -211,12 +211,11 @@ class PaymentEngine:
                 batch.intake_errors.append(item.error)
             else:
                 self._plan(item, now, batch, staged, effects)
-        result = await self.store.commit(batch) if len(batch) else None
+        # Inquiries and resends of unchanged payments write nothing but must still happen.
+        result = await self.store.commit(batch) if len(batch) else BatchResult([], [])
         for failure in failures:
             if not failure.future.done():
                 failure.future.set_result(None)
-        if result is None:
-            return
         for item, (payment, created) in zip(accepts, result.accepted, strict=True):
             if created and payment.state == State.ACCEPTED:
                 self._live[payment.payment_id] = payment
