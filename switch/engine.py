@@ -55,6 +55,14 @@ class _IntakeFailure(msgspec.Struct):
     future: asyncio.Future[None]
 
 
+class EngineStats(msgspec.Struct):
+    """Counters for operators and tests: how well group commit is grouping."""
+
+    commits: int = 0  # store transactions
+    accepts: int = 0  # orders written by them
+    transitions: int = 0  # state changes written by them
+
+
 class _SideEffects:
     """What to do once the batch is durable, in the order it must happen."""
 
@@ -94,6 +102,7 @@ class PaymentEngine:
         self._live: dict[str, Payment] = {}  # every non-final payment of this process
         self._runner: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
+        self.stats = EngineStats()
         for adapter in adapters.values():
             adapter.on_status = self._channel_said
 
@@ -213,6 +222,10 @@ class PaymentEngine:
                 self._plan(item, now, batch, staged, effects)
         # Inquiries and resends of unchanged payments write nothing but must still happen.
         result = await self.store.commit(batch) if len(batch) else BatchResult([], [])
+        if len(batch):
+            self.stats.commits += 1
+            self.stats.accepts += len(batch.accepts)
+            self.stats.transitions += len(batch.transitions)
         for failure in failures:
             if not failure.future.done():
                 failure.future.set_result(None)
