@@ -202,6 +202,7 @@ class PostgresStore(Store):
         for new in batch.accepts:
             p = new.payment
             if p.payment_id in created:
+                created.discard(p.payment_id)  # the same payment twice in a batch: created once
                 result.append((p, True))
                 history.append((p.payment_id, None, p.state, p.created_at, "intake", p.reason))
                 outbox.extend(
@@ -354,6 +355,11 @@ class PostgresStore(Store):
     async def post_journal(
         self, consumer: str, entries: list[JournalEntry], upto_event_id: int
     ) -> int:
+        # One entry per event: a repeat inside the call would share the first's entry_id below.
+        first: dict[int, JournalEntry] = {}
+        for e in entries:
+            first.setdefault(e.event_id, e)
+        entries = list(first.values())
         async with self.pool.acquire() as con, con.transaction():
             booked = {
                 r["event_id"]: r["entry_id"]

@@ -303,12 +303,15 @@ def _version(db: sqlite3.Connection) -> int:
 
 
 def _migrate(db: sqlite3.Connection) -> None:
-    current = _version(db)
     for version, statements in MIGRATIONS:
-        if version <= current:
+        if version <= _version(db):
             continue
         db.execute("BEGIN IMMEDIATE")
         try:
+            # Read again under the write lock: another process may have migrated meanwhile.
+            if version <= _version(db):
+                db.execute("COMMIT")
+                continue
             for sql in statements:
                 db.execute(sql)
             db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))

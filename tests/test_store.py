@@ -1,0 +1,396 @@
+"""The store contract on both backends (SQLite always, PostgreSQL with PAYSWITCH_TEST_PG_DSN)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from switch.order import Payment
+from switch.store import (
+    AccountBalance,
+    Event,
+    HistoryRow,
+    IntakeError,
+    JournalEntry,
+    NewPayment,
+    Posting,
+    Store,
+    SummaryRow,
+    Transition,
+    WriteBatch,
+    open_store,
+)
+from switch.store import postgres as pg_store
+from switch.store import sqlite as sqlite_store
+from tests.orders import order
+
+T0 = "2026-03-02T09:00:00+00:00"
+T1 = "2026-03-02T09:00:01+00:00"
+T2 = "2026-03-02T09:00:02+00:00"
+# A store rejects a batch with its driver's integrity error (it does not wrap them in StoreError).
+INTEGRITY = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
+
+
+def payment(client_id: str = "CORE-1", state: str = "ACCEPTED", **changes: Any) -> Payment:
+    pid = uuid.uuid4().hex
+    return Payment(
+        payment_id=pid, client_id=client_id, order=order(**changes), state=state,
+        end_to_end_id=pid, uetr=str(uuid.uuid4()), created_at=T0, updated_at=T0,
+    )
+
+
+def accepted(p: Payment) -> NewPayment:
+    return NewPayment(p, (Event("payment.accepted", {"amount": p.order.amount}),))
+
+
+def move(p: Payment, src: str, dst: str, at: str = T1, **kw: Any) -> Transition:
+    return Transition(payment_id=p.payment_id, from_state=src, to_state=dst, at=at,
+                      cause=f"{src}->{dst}", **kw)
+
+
+async def accept(store: Store, *payments: Payment) -> list[tuple[Payment, bool]]:
+    return (await store.commit(WriteBatch(accepts=[accepted(p) for p in payments]))).accepted
+
+
+async def outbox(store: Store) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(e.payment_id, e.type, e.body) for e in await store.outbox_after(0, 10_000)]
+
+
+def migrations(url: str) -> list[tuple[int, list[str]]]:
+    return sqlite_store.MIGRATIONS if url.startswith("sqlite") else pg_store.MIGRATIONS
+
+
+# -- migrations -------------------------------------------------------------------------------
+async def test_migrations_are_versioned_and_reopening_keeps_version_and_data(
+    store_url: str,
+) -> None:
+    versions = [v for v, _ in migrations(store_url)]
+    assert versions == sorted(set(versions)) and versions[0] == 1  # append-only, numbered
+    first = open_store(store_url)
+    await first.open()
+    try:
+        assert await first.schema_version() == versions[-1]
+        p = payment()
+        await accept(first, p)
+    finally:
+        await first.close()
+    again = open_store(store_url)
+    await again.open()  # migrating an up-to-date schema is a no-op, not an error
+    try:
+        assert await again.schema_version() == versions[-1]
+        assert await again.payment(p.payment_id) == p
+    finally:
+        await again.close()
+
+
+async def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
+    stores = [open_store(store_url) for _ in range(6)]
+    results = await asyncio.gather(*(s.open() for s in stores), return_exceptions=True)
+    try:
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert {await s.schema_version() for s in stores} == {migrations(store_url)[-1][0]}
+    finally:
+        for s, r in zip(stores, results, strict=True):
+            if not isinstance(r, BaseException):
+                await s.close()
+
+
+# -- acceptance and idempotency -----------------------------------------------------------------
+async def test_accept_creates_payment_history_and_events(store: Store) -> None:
+    p = payment()
+    assert await accept(store, p) == [(p, True)]
+    assert await store.payment(p.payment_id) == p
+    assert await store.payment_by_client_key("CORE-1", p.order.client_order_id) == p
+    assert await store.history(p.payment_id) == [
+        HistoryRow(p.payment_id, None, "ACCEPTED", T0, "intake", None)
+    ]
+    assert await outbox(store) == [(p.payment_id, "payment.accepted", {"amount": 12_345})]
+
+
+async def test_resend_in_later_batch_returns_original(store: Store) -> None:
+    p = payment()
+    await accept(store, p)
+    resent = payment(client_order_id=p.order.client_order_id, amount=999)
+    [(got, created)] = await accept(store, resent)
+    assert (got, created) == (p, False)
+    assert await store.payment(resent.payment_id) is None
+    assert len(await store.history(p.payment_id)) == 1
+    assert len(await outbox(store)) == 1  # the resend's events are not written
+
+
+async def test_same_key_twice_in_one_batch_creates_once(store: Store) -> None:
+    p = payment()
+    twin = payment(client_order_id=p.order.client_order_id, amount=777)
+    result = await accept(store, p, twin)
+    assert result == [(p, True), (p, False)]
+    assert await store.payments_in_states(["ACCEPTED"]) == [p]
+    assert await store.payment(twin.payment_id) is None
+    assert [e[0] for e in await outbox(store)] == [p.payment_id]
+
+
+async def test_same_payment_object_twice_in_one_batch_creates_once(store: Store) -> None:
+    p = payment()
+    assert await accept(store, p, p) == [(p, True), (p, False)]
+    assert len(await store.history(p.payment_id)) == 1
+    assert len(await outbox(store)) == 1
+
+
+async def test_same_order_id_under_other_client_is_another_payment(store: Store) -> None:
+    a = payment("CORE-A")
+    b = payment("CORE-B", client_order_id=a.order.client_order_id)
+    assert await accept(store, a, b) == [(a, True), (b, True)]
+    assert await store.payment_by_client_key("CORE-A", a.order.client_order_id) == a
+    assert await store.payment_by_client_key("CORE-B", a.order.client_order_id) == b
+    assert await store.payment_by_client_key("CORE-C", a.order.client_order_id) is None
+
+
+# -- transitions --------------------------------------------------------------------------------
+async def test_stale_transition_is_not_applied(store: Store) -> None:
+    p = payment()
+    await accept(store, p)
+    ev = (Event("payment.settled", {"x": 1}),)
+    result = await store.commit(WriteBatch(transitions=[
+        move(p, "SUBMITTED", "SETTLED", events=ev),
+    ]))
+    assert result.applied == [False]
+    assert await store.payment(p.payment_id) == p
+    assert len(await store.history(p.payment_id)) == 1
+    assert [e[1] for e in await outbox(store)] == ["payment.accepted"]
+
+
+async def test_transition_on_missing_payment_is_not_applied(store: Store) -> None:
+    ghost = payment()
+    result = await store.commit(WriteBatch(transitions=[move(ghost, "ACCEPTED", "ROUTED")]))
+    assert result.applied == [False]
+    assert await store.history(ghost.payment_id) == []
+
+
+async def test_two_moves_of_one_payment_in_one_batch_apply_in_order(store: Store) -> None:
+    p, other = payment(), payment()
+    await accept(store, p, other)
+    result = await store.commit(WriteBatch(transitions=[
+        move(p, "ACCEPTED", "ROUTED", channel="IBPS", fee=30),
+        move(other, "ACCEPTED", "REJECTED", reason="AM02"),
+        move(p, "ROUTED", "SUBMITTED", at=T2, events=(Event("payment.submitted", {"n": 1}),)),
+    ]))
+    assert result.applied == [True, True, True]
+    got = await store.payment(p.payment_id)
+    assert got is not None
+    assert (got.state, got.channel, got.fee, got.updated_at) == ("SUBMITTED", "IBPS", 30, T2)
+    assert [(h.from_state, h.to_state, h.at, h.cause) for h in await store.history(p.payment_id)] \
+        == [(None, "ACCEPTED", T0, "intake"), ("ACCEPTED", "ROUTED", T1, "ACCEPTED->ROUTED"),
+            ("ROUTED", "SUBMITTED", T2, "ROUTED->SUBMITTED")]
+    rejected = await store.payment(other.payment_id)
+    assert rejected is not None and (rejected.state, rejected.reason) == ("REJECTED", "AM02")
+
+
+async def test_moves_in_the_wrong_order_apply_only_where_the_state_fits(store: Store) -> None:
+    p = payment()
+    await accept(store, p)
+    result = await store.commit(WriteBatch(transitions=[
+        move(p, "ROUTED", "SUBMITTED"), move(p, "ACCEPTED", "ROUTED"),
+    ]))
+    assert result.applied == [False, True]
+    got = await store.payment(p.payment_id)
+    assert got is not None and got.state == "ROUTED"
+
+
+async def test_accept_and_move_in_one_batch(store: Store) -> None:
+    p = payment()
+    result = await store.commit(WriteBatch(
+        accepts=[accepted(p)], transitions=[move(p, "ACCEPTED", "ROUTED", channel="IBPS")],
+    ))
+    assert result.applied == [True]
+    assert [h.to_state for h in await store.history(p.payment_id)] == ["ACCEPTED", "ROUTED"]
+
+
+# -- atomicity ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("poison", ["duplicate end_to_end_id", "intake error without detail"])
+async def test_failed_batch_leaves_nothing_behind(store: Store, poison: str) -> None:
+    old = payment()
+    await accept(store, old)
+    before = (await outbox(store), await store.history(old.payment_id))
+    fresh = payment()
+    batch = WriteBatch(
+        accepts=[accepted(fresh)],
+        transitions=[move(old, "ACCEPTED", "ROUTED", events=(Event("x", {}),)),
+                     move(fresh, "ACCEPTED", "ROUTED")],
+        intake_errors=[IntakeError("CORE-1", "FF01", "bad", b"\x00", T1)],
+    )
+    if poison == "duplicate end_to_end_id":
+        clash = msgspec.structs.replace(payment(), end_to_end_id=old.end_to_end_id)
+        batch.accepts.append(accepted(clash))
+    else:  # the last statement of the transaction fails, after all the others ran
+        batch.intake_errors.append(IntakeError("CORE-1", "FF01", None, b"", T1))  # type: ignore[arg-type]
+    with pytest.raises(INTEGRITY):
+        await store.commit(batch)
+    assert await store.payment(fresh.payment_id) is None
+    assert await store.payment(old.payment_id) == old
+    assert (await outbox(store), await store.history(old.payment_id)) == before
+    assert await store.history(fresh.payment_id) == []
+    assert await store.intake_errors("CORE-1") == []
+    # and the store still works afterwards
+    assert (await store.commit(WriteBatch(transitions=[move(old, "ACCEPTED", "ROUTED")]))).applied \
+        == [True]
+
+
+# -- history, outbox, intake errors, summary ----------------------------------------------------
+async def test_outbox_bodies_round_trip_in_order(store: Store) -> None:
+    p = payment()
+    body = {"amount": 10**17, "currency": "CNY", "name": "李四",
+            "nested": {"list": [1, None, True]}, "neg": -5, "raw": "x" * 1000}
+    await store.commit(WriteBatch(accepts=[NewPayment(p, (Event("a", body), Event("b", {})))]))
+    await store.commit(WriteBatch(transitions=[
+        move(p, "ACCEPTED", "ROUTED", events=(Event("c", {"k": 1}),)),
+        move(p, "ROUTED", "SUBMITTED", at=T2, events=(Event("d", {"k": 2}), Event("e", {}))),
+    ]))
+    events = await store.outbox_after(0, 100)
+    assert [(e.type, e.body, e.created_at) for e in events] == [
+        ("a", body, T0), ("b", {}, T0), ("c", {"k": 1}, T1), ("d", {"k": 2}, T2), ("e", {}, T2),
+    ]
+    ids = [e.event_id for e in events]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert [e.type for e in await store.outbox_after(ids[1], 2)] == ["c", "d"]
+    assert await store.outbox_after(ids[-1], 10) == []
+
+
+async def test_history_records_reasons_and_causes(store: Store) -> None:
+    p = payment(state="REJECTED")
+    p = msgspec.structs.replace(p, reason="AM01")
+    await accept(store, p)
+    q = payment()
+    await accept(store, q)
+    await store.commit(WriteBatch(transitions=[
+        move(q, "ACCEPTED", "ROUTED"), move(q, "ROUTED", "SUBMITTED", at=T2),
+    ]))
+    await store.commit(WriteBatch(transitions=[
+        Transition(payment_id=q.payment_id, from_state="SUBMITTED", to_state="UNKNOWN", at=T2,
+                   cause="no answer from IBPS in time", reason="AB05"),
+    ]))
+    assert await store.history(p.payment_id) == [
+        HistoryRow(p.payment_id, None, "REJECTED", T0, "intake", "AM01")]
+    assert [(h.to_state, h.cause, h.reason) for h in await store.history(q.payment_id)] == [
+        ("ACCEPTED", "intake", None), ("ROUTED", "ACCEPTED->ROUTED", None),
+        ("SUBMITTED", "ROUTED->SUBMITTED", None),
+        ("UNKNOWN", "no answer from IBPS in time", "AB05")]
+    got = await store.payment(q.payment_id)
+    assert got is not None and (got.state, got.reason) == ("UNKNOWN", "AB05")
+
+
+async def test_intake_errors_are_kept_per_client_in_order(store: Store) -> None:
+    errs = [IntakeError("CORE-1", "MALFORMED_PAYLOAD", "bad msgpack", b"\xc1\x00\xff", T0, seq=7),
+            IntakeError("CORE-2", "FF01", "other client", b"", T1),
+            IntakeError("CORE-1", "FF01", "no seq", b"x", T2)]
+    await store.commit(WriteBatch(intake_errors=errs))
+    assert await store.intake_errors("CORE-1") == [errs[0], errs[2]]
+    assert await store.intake_errors("CORE-2") == [errs[1]]
+    assert await store.intake_errors("NOBODY") == []
+
+
+async def test_summary_groups_by_state_channel_currency(store: Store) -> None:
+    a, b, c = payment(amount=100), payment(amount=250), payment(amount=7, currency="USD")
+    r = msgspec.structs.replace(payment(amount=1), state="REJECTED", reason="AM03")
+    await accept(store, a, b, c, r)
+    await store.commit(WriteBatch(transitions=[
+        move(a, "ACCEPTED", "ROUTED", channel="IBPS", fee=30),
+        move(b, "ACCEPTED", "ROUTED", channel="IBPS", fee=80),
+    ]))
+    assert await store.summary() == [
+        SummaryRow("ACCEPTED", None, "USD", 1, 7, 0),
+        SummaryRow("REJECTED", None, "CNY", 1, 1, 0),
+        SummaryRow("ROUTED", "IBPS", "CNY", 2, 350, 110),
+    ]
+
+
+async def test_payments_in_states(store: Store) -> None:
+    a, b = payment(), payment()
+    await accept(store, a, b)
+    await store.commit(WriteBatch(transitions=[move(b, "ACCEPTED", "ROUTED")]))
+    assert [p.payment_id for p in await store.payments_in_states(["ACCEPTED"])] == [a.payment_id]
+    assert {p.payment_id for p in await store.payments_in_states(["ACCEPTED", "ROUTED"])} == {
+        a.payment_id, b.payment_id}
+    assert await store.payments_in_states(["SETTLED"]) == []
+
+
+# -- the ledger tables --------------------------------------------------------------------------
+def entry(event_id: int, amount: int, ccy: str = "CNY") -> JournalEntry:
+    return JournalEntry(event_id, T1, f"e{event_id}", (
+        Posting("customer:1", ccy, debit=amount), Posting("clearing:IBPS", ccy, credit=amount)))
+
+
+async def test_post_journal_books_moves_cursor_and_is_idempotent(store: Store) -> None:
+    assert await store.outbox_cursor("ledger") == 0
+    assert await store.post_journal("ledger", [entry(1, 100), entry(2, 50, "USD")], 2) == 2
+    assert await store.outbox_cursor("ledger") == 2
+    booked = await store.balances()
+    assert booked == [
+        AccountBalance("clearing:IBPS", "CNY", 0, 100),
+        AccountBalance("clearing:IBPS", "USD", 0, 50),
+        AccountBalance("customer:1", "CNY", 100, 0),
+        AccountBalance("customer:1", "USD", 50, 0)]
+    # the same events again (even with other amounts) change nothing, and the cursor never rewinds
+    assert await store.post_journal("ledger", [entry(1, 999), entry(2, 999, "USD")], 1) == 0
+    assert await store.balances() == booked
+    assert await store.outbox_cursor("ledger") == 2
+    assert await store.posting_totals() == booked
+    assert await store.post_journal("ledger", [entry(2, 1, "USD"), entry(3, 5)], 3) == 1
+    assert await store.outbox_cursor("ledger") == 3
+    assert await store.posting_totals() == await store.balances()
+    cny = {b.account: b.balance for b in await store.balances() if b.currency == "CNY"}
+    assert cny == {"customer:1": 105, "clearing:IBPS": -105}
+
+
+async def test_same_event_twice_in_one_call_is_booked_once(store: Store) -> None:
+    assert await store.post_journal("ledger", [entry(9, 10), entry(9, 10)], 9) == 1
+    assert await store.balances() == await store.posting_totals() == [
+        AccountBalance("clearing:IBPS", "CNY", 0, 10), AccountBalance("customer:1", "CNY", 10, 0)]
+
+
+async def test_consumers_have_their_own_cursor_and_lag(store: Store) -> None:
+    p = payment()
+    events = tuple(Event(str(i), {}) for i in range(5))
+    await store.commit(WriteBatch(accepts=[NewPayment(p, events)]))
+    ids = [e.event_id for e in await store.outbox_after(0, 100)]
+    assert await store.outbox_lag("ledger") == 5
+    await store.post_journal("ledger", [], ids[2])
+    assert await store.outbox_lag("ledger") == 2
+    assert await store.outbox_lag("audit") == 5
+    assert await store.outbox_cursor("audit") == 0
+    await store.post_journal("ledger", [], ids[-1])
+    assert await store.outbox_lag("ledger") == 0
+
+
+# -- property: idempotency under random resends ------------------------------------------------
+keys = st.tuples(st.sampled_from(["A", "B"]), st.sampled_from(["o1", "o2", "o3", "o4"]))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(batches=st.lists(st.lists(keys, min_size=1, max_size=6), min_size=1, max_size=4))
+async def test_random_resends_make_one_payment_per_key(
+    store: Store, batches: list[list[tuple[str, str]]]
+) -> None:
+    run = uuid.uuid4().hex[:8]  # the store outlives one example: keep each example's keys apart
+    seen: dict[tuple[str, str], set[str]] = {}
+    created: dict[tuple[str, str], int] = {}
+    for keys_in_batch in batches:
+        ps = [payment(f"{run}-{c}", client_order_id=o) for c, o in keys_in_batch]
+        for key, (p, new) in zip(keys_in_batch, await accept(store, *ps), strict=True):
+            seen.setdefault(key, set()).add(p.payment_id)
+            created[key] = created.get(key, 0) + new
+    assert all(len(ids) == 1 for ids in seen.values())
+    assert set(created.values()) == {1}
+    mine = [p for p in await store.payments_in_states(["ACCEPTED"])
+            if p.client_id.startswith(run)]
+    assert len(mine) == len(seen)
+    for (c, o), ids in seen.items():
+        stored = await store.payment_by_client_key(f"{run}-{c}", o)
+        assert stored is not None and {stored.payment_id} == ids
