@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def load_config(path: str | Path) -> SwitchConfig:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(str(path), f"cannot read: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), f"not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from exc
     return parse_config(raw)
@@ -69,7 +72,12 @@ def parse_config(raw: dict[str, object]) -> SwitchConfig:
     except msgspec.ValidationError as exc:
         # msgspec names the path as `$.server.port`; show it as the TOML key.
         text = str(exc)
-        key = text.rsplit("at `$.", 1)[-1].rstrip("`") if "at `$." in text else "(top level)"
+        key = text.rsplit("at `$.", 1)[-1].rstrip("`") if "at `$." in text else ""
+        # An unknown or missing field is named by its table only: name the field itself.
+        field = re.search(r"(?:unknown|missing required) field `([^`]*)`", text)
+        if field is not None:
+            key = f"{key}.{field[1]}" if key else field[1]
+        key = _dict_key(raw, key) or "(top level)"
         raise ConfigError(key, text) from exc
     for client_id, client in cfg.clients.items():
         if len(client.secret) < 16:
@@ -78,7 +86,33 @@ def parse_config(raw: dict[str, object]) -> SwitchConfig:
         raise ConfigError("server.window", "must be between 1 and 100000")
     if not 64 <= cfg.server.max_frame <= 16 * 1024 * 1024:
         raise ConfigError("server.max_frame", "must be between 64 bytes and 16 MiB")
+    _positive = {
+        "server.heartbeat_s": cfg.server.heartbeat_s,
+        "server.auth_timeout_s": cfg.server.auth_timeout_s,
+        "store.group_commit_max": cfg.store.group_commit_max,
+    }
+    if cfg.channels.ibps is not None:
+        _positive["channels.ibps.reply_timeout_s"] = cfg.channels.ibps.reply_timeout_s
+    for key, value in _positive.items():
+        if value <= 0:
+            raise ConfigError(key, "must be greater than zero")
+    if not 0 <= cfg.server.port <= 65535:
+        raise ConfigError("server.port", "must be a TCP port (0-65535; 0 picks a free one)")
     return cfg
+
+
+def _dict_key(raw: dict[str, object], key: str) -> str:
+    """msgspec writes a table of tables' key as `[...]`: find which client it was."""
+    prefix = "clients[...]"
+    clients = raw.get("clients")
+    if not key.startswith(prefix) or not isinstance(clients, dict):
+        return key
+    for client_id, client in clients.items():
+        try:
+            msgspec.convert(client, ClientConfig)
+        except msgspec.ValidationError:
+            return f"clients.{client_id}{key.removeprefix(prefix)}"
+    return key
 
 
 def default_store_url() -> str:

@@ -11,12 +11,13 @@ from datetime import date
 from messages.currency import is_known
 from switch.order import Order, Party
 
-MAX_AMOUNT = 10**17 - 1  # ISO 20022 amounts carry at most 18 digits
+MAX_AMOUNT = 10**18 - 1  # ISO 20022 amounts carry at most 18 digits
 CLIENT_ORDER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-_./:]{0,34}")
 ACCOUNT = re.compile(r"[A-Za-z0-9]{1,34}")
 CNAPS_CODE = re.compile(r"\d{12}")
 BIC = re.compile(r"[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?")
 COUNTRY = re.compile(r"[A-Z]{2}")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 CHARGE_BEARERS = frozenset({"DEBT", "CRED", "SHAR", "SLEV"})
 URGENCIES = frozenset({"normal", "urgent"})
 
@@ -55,6 +56,9 @@ def validate_order(order: Order) -> None:
         raise Invalid("FF01", "urgency", f"{order.urgency!r} not normal or urgent")
     if order.requested_execution is not None:
         try:
+            # fromisoformat also takes 20260315 and 2026-W11-1; channels want YYYY-MM-DD only.
+            if ISO_DATE.fullmatch(order.requested_execution) is None:
+                raise ValueError(order.requested_execution)
             date.fromisoformat(order.requested_execution)
         except ValueError:
             raise Invalid(
@@ -74,6 +78,7 @@ def _party(party: Party, role: str, *, account_code: str, name_code: str) -> Non
     if CNAPS_CODE.fullmatch(party.agent) is None and BIC.fullmatch(party.agent) is None:
         raise Invalid("RC01", f"{role}.agent", f"{party.agent!r} is neither a CNAPS code nor a BIC")
     if COUNTRY.fullmatch(party.country) is None:
-        raise Invalid(name_code, f"{role}.country", "ISO 3166 two-letter code expected")
+        # BE09: ISO 20022 "country code missing or invalid".
+        raise Invalid("BE09", f"{role}.country", "ISO 3166 two-letter code expected")
     if party.lei is not None and re.fullmatch(r"[A-Z0-9]{18}[0-9]{2}", party.lei) is None:
         raise Invalid("RC01", f"{role}.lei", "20-character LEI expected")
