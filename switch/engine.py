@@ -187,14 +187,25 @@ class PaymentEngine:
             self._wake.clear()
             while self._inbox:
                 n = min(len(self._inbox), self.batch_max)
-                items = [self._inbox.popleft() for _ in range(n)]
-                try:
-                    await self._turn(items)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("engine turn failed; %d inputs will be retried", len(items))
-                    self._retry_failed_turn(items)
+                await self._turn_isolating([self._inbox.popleft() for _ in range(n)])
+
+    async def _turn_isolating(self, items: list[Any]) -> None:
+        """Run a turn; if its transaction fails, split it so one bad input cannot sink the rest.
+
+        The failed transaction left nothing behind, so running its halves again is safe.
+        """
+        try:
+            await self._turn(items)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if len(items) == 1:
+                log.warning("engine input %s failed on its own: %r", type(items[0]).__name__, exc)
+                self._retry_failed_turn(items)
+                return
+            half = len(items) // 2
+            await self._turn_isolating(items[:half])
+            await self._turn_isolating(items[half:])
 
     def _retry_failed_turn(self, items: list[Any]) -> None:
         for item in items:

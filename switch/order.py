@@ -5,7 +5,12 @@ Money is integer minor units of the currency (DESIGN.md invariant 5); no float a
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+# Wider than any real amount (validation caps at 18 digits), narrow enough for every store.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class Party(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -22,7 +27,7 @@ class Order(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A payment order; `client_order_id` is the client's idempotency key."""
 
     client_order_id: str
-    amount: int  # minor units
+    amount: Int64  # minor units
     currency: str  # ISO 4217 alphabetic code
     debtor: Party
     creditor: Party

@@ -40,6 +40,7 @@ class Hello(msgspec.Struct, frozen=True):
     max_frame: int
     window: int
     heartbeat_s: int
+    auth_timeout_s: float = 10.0
 
 
 class Auth(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -100,8 +101,9 @@ class Heartbeat(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class Error(msgspec.Struct, frozen=True):
     code: str
     message: str
-    seq: int | None = None
+    seq: int | None = None  # the request it answers, when it answers one
     fatal: bool = False
+    reason: str | None = None  # ISO 20022 reason code when an order is refused (FF01, AM05)
 
 
 PAYLOAD_TYPES: dict[FrameType, type[msgspec.Struct]] = {

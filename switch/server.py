@@ -93,6 +93,7 @@ class Session(asyncio.Protocol):
         self._closing = False
         self._last_rx = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._heartbeats = 0
 
     # -- transport events -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -103,7 +104,7 @@ class Session(asyncio.Protocol):
         self.send(proto.encode(proto.Hello(
             server="payswitch", version=proto.VERSION, nonce=self.nonce,
             max_frame=self.cfg.max_frame, window=self.cfg.window,
-            heartbeat_s=self.cfg.heartbeat_s,
+            heartbeat_s=self.cfg.heartbeat_s, auth_timeout_s=self.cfg.auth_timeout_s,
         )))
         self._timer = self.loop.call_later(self.cfg.auth_timeout_s, self._auth_deadline)
 
@@ -147,6 +148,9 @@ class Session(asyncio.Protocol):
         for version, ftype, payload in frames:
             if self._closing:
                 return
+            if self.client_id is None and ftype != proto.FrameType.AUTH:
+                self.fail(ErrorCode.NOT_AUTHENTICATED, "the first frame must be AUTH")
+                return
             if version != proto.VERSION:
                 self.error(ErrorCode.UNSUPPORTED_VERSION,
                            f"frame version {version}; this server speaks {proto.VERSION}")
@@ -162,14 +166,15 @@ class Session(asyncio.Protocol):
         if decoder is None:
             self.error(ErrorCode.UNKNOWN_FRAME_TYPE, f"frame type 0x{ftype:02x} is not defined")
             return
-        if self.client_id is None and ftype not in (proto.FrameType.AUTH,
-                                                    proto.FrameType.HEARTBEAT):
-            self.fail(ErrorCode.NOT_AUTHENTICATED, "authenticate before anything else")
-            return
         try:
             msg = decoder.decode(payload)
         except msgspec.DecodeError as exc:
-            self.error(ErrorCode.MALFORMED_PAYLOAD, f"{proto.FrameType(ftype).name}: {exc}")
+            if ftype == proto.FrameType.AUTH:
+                self.fail(ErrorCode.AUTH_FAILED, f"AUTH: {exc}")
+                return
+            seq = _peek(payload).get("seq")
+            self.error(ErrorCode.MALFORMED_PAYLOAD, f"{proto.FrameType(ftype).name}: {exc}",
+                       seq=seq if isinstance(seq, int) else None)
             return
         if isinstance(msg, proto.Auth):
             self._on_auth(msg)
@@ -218,7 +223,7 @@ class Session(asyncio.Protocol):
             return
         if not valid_client_order_id(msg.order.client_order_id):
             self._bad_submit(payload, "client_order_id must be 1-35 of [A-Za-z0-9-_./:]",
-                             seq=msg.seq, client_order_id=msg.order.client_order_id)
+                             seq=msg.seq)
             return
         assert self.client_id is not None
         self.outstanding += 1
@@ -235,43 +240,41 @@ class Session(asyncio.Protocol):
             self.error(ErrorCode.RETRY_LATER, f"order not accepted: {fut.exception()}", seq=seq)
             return
         payment, created = fut.result()
+        if not created and payment.order != order:
+            # The key belongs to another order: refuse this one, keep the original untouched.
+            self.error(ErrorCode.IDEMPOTENCY_CONFLICT,
+                       f"client_order_id {order.client_order_id} already names payment "
+                       f"{payment.payment_id}, a different order", seq=seq, reason="AM05")
+            return
         self.send(proto.encode(proto.Ack(
             seq=seq, client_order_id=payment.order.client_order_id, state=payment.state,
             payment_id=payment.payment_id, reason=payment.reason, duplicate=not created,
             final=payment.state in TERMINAL, at=payment.updated_at, channel=payment.channel,
             fee=payment.fee,
         )))
-        if not created and payment.order != order:
-            self.error(ErrorCode.IDEMPOTENCY_CONFLICT,
-                       f"client_order_id {order.client_order_id} was used for a different order; "
-                       "the original stands", seq=seq)
 
-    def _bad_submit(self, payload: bytes, detail: str, *, seq: int | None = None,
-                    client_order_id: str | None = None) -> None:
-        """An order that cannot become a payment: recorded for audit, answered, never lost."""
-        if seq is None or client_order_id is None:
-            loose = _peek(payload)
-            seq = seq if seq is not None else loose.get("seq")
-            order = loose.get("order")
-            if client_order_id is None and isinstance(order, dict):
-                coid = order.get("client_order_id")
-                client_order_id = coid if isinstance(coid, str) else None
-        seq = seq if isinstance(seq, int) else None
+    def _bad_submit(self, payload: bytes, detail: str, *, seq: int | None = None) -> None:
+        """An order that cannot become a payment: recorded for audit first, then refused."""
+        if seq is None:
+            peeked = _peek(payload).get("seq")
+            seq = peeked if isinstance(peeked, int) else None
         assert self.client_id is not None
-        self.server.engine.record_intake_error(IntakeError(
+        recorded = self.server.engine.record_intake_error(IntakeError(
             client_id=self.client_id, code="FF01", detail=detail[:500], raw=payload[:4096],
             at=iso(self.server.engine.clock.now()), seq=seq,
         ))
-        if client_order_id is not None and seq is not None:
-            self.send(proto.encode(proto.Ack(
-                seq=seq, client_order_id=client_order_id[:100], state="REJECTED", reason="FF01",
-                final=True,
-            )))
-        self.error(ErrorCode.MALFORMED_PAYLOAD, f"SUBMIT: {detail}", seq=seq)
+        message = f"SUBMIT refused, not a payment: {detail}"
+        recorded.add_done_callback(lambda _: self.error(
+            ErrorCode.MALFORMED_PAYLOAD, message, seq=seq, reason="FF01"))
 
     async def _on_query(self, msg: proto.Query) -> None:
         assert self.client_id is not None
-        p = await self.server.store.payment_by_client_key(self.client_id, msg.client_order_id)
+        try:
+            p = await self.server.store.payment_by_client_key(self.client_id, msg.client_order_id)
+        except Exception as exc:
+            log.exception("status query failed")
+            self.error(ErrorCode.INTERNAL_ERROR, f"query failed: {exc}", seq=msg.seq)
+            return
         self.send(proto.encode(proto.QueryReply(
             seq=msg.seq, found=p is not None, status=status_of(p) if p is not None else None,
         )))
@@ -291,9 +294,10 @@ class Session(asyncio.Protocol):
             self.transport.write(b"".join(self._out))
         self._out.clear()
 
-    def error(self, code: ErrorCode, message: str, *, seq: int | None = None) -> None:
+    def error(self, code: ErrorCode, message: str, *, seq: int | None = None,
+              reason: str | None = None) -> None:
         self.send(proto.encode(proto.Error(code=code.value, message=message, seq=seq,
-                                           fatal=code in FATAL)))
+                                           fatal=code in FATAL, reason=reason)))
 
     def fail(self, code: ErrorCode, message: str) -> None:
         """Send a fatal error and close once it is written."""
@@ -315,6 +319,11 @@ class Session(asyncio.Protocol):
         if idle > 3 * self.cfg.heartbeat_s:
             self.fail(ErrorCode.IDLE_TIMEOUT, f"nothing received for {idle:.0f} s")
             return
+        if idle >= self.cfg.heartbeat_s:
+            # Ask a quiet client to prove it is there; its HEARTBEAT_ACK resets the idle clock.
+            self._heartbeats += 1
+            self.send(proto.encode(proto.Heartbeat(seq=self._heartbeats),
+                                   proto.FrameType.HEARTBEAT))
         self._timer = self.loop.call_later(self.cfg.heartbeat_s, self._idle_check)
 
 

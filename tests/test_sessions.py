@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 
+from fastpath.framescan import FrameScanner
+from switch import protocol as proto
 from switch.client import SwitchClient, SwitchError
+from switch.store import BatchResult, WriteBatch
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, Rig
 from tests.orders import order
 
@@ -30,19 +34,47 @@ async def test_client_that_never_authenticates_is_closed(rig: Rig) -> None:
 
 
 @pytest.mark.server(heartbeat_s=1)
-async def test_silent_session_is_closed_after_three_heartbeats(rig: Rig) -> None:
-    c = await rig.client()
-    await asyncio.wait_for(c.wait_closed(), 8)
-    assert [(e.code, e.fatal) for e in c.errors] == [("IDLE_TIMEOUT", True)]
+async def test_client_that_stops_answering_is_closed_after_three_heartbeats(rig: Rig) -> None:
+    frames: list[tuple[int, bytes]] = []
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+
+    class Deaf(asyncio.Protocol):
+        """Authenticates, then never says another word."""
+
+        def __init__(self) -> None:
+            self.scanner = FrameScanner()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+
+        def data_received(self, data: bytes) -> None:
+            for _, ftype, payload in self.scanner.feed(data):
+                frames.append((ftype, payload))
+                if ftype == proto.FrameType.HELLO:
+                    hello = msgspec.msgpack.decode(payload, type=proto.Hello)
+                    mac = proto.auth_mac(CLIENT_SECRET.encode(), hello.nonce, CLIENT_ID)
+                    self.transport.write(  # type: ignore[attr-defined]
+                        proto.encode(proto.Auth(client_id=CLIENT_ID, mac=mac)))
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            closed.set_result(True)
+
+    await loop.create_connection(Deaf, "127.0.0.1", rig.port)
+    await asyncio.wait_for(closed, 8)
+    types = [t for t, _ in frames]
+    assert types[:2] == [proto.FrameType.HELLO, proto.FrameType.AUTH_OK]
+    assert types.count(proto.FrameType.HEARTBEAT) >= 2  # the switch asked before giving up
+    last = msgspec.msgpack.decode(frames[-1][1], type=proto.Error)
+    assert (last.code, last.fatal) == ("IDLE_TIMEOUT", True)
 
 
 @pytest.mark.server(heartbeat_s=1)
-async def test_heartbeats_keep_a_session_alive(rig: Rig) -> None:
+async def test_quiet_client_that_answers_heartbeats_stays_connected(rig: Rig) -> None:
     async with await rig.client() as c:
-        for _ in range(8):
-            await c.heartbeat()
-            await asyncio.sleep(0.5)
+        await asyncio.sleep(4.5)  # sends nothing of its own; only answers the switch
         assert not c.closed and c.errors == []
+        await c.heartbeat()
 
 
 @pytest.mark.server(max_pending_writes=0)
@@ -82,3 +114,22 @@ async def test_switch_stop_tells_sessions_it_is_shutting_down(rig: Rig) -> None:
     await rig.app.server.stop()
     await asyncio.wait_for(c.wait_closed(), 5)
     assert [e.code for e in c.errors] == ["SHUTTING_DOWN"]
+
+
+async def test_one_order_the_store_refuses_does_not_sink_its_batch(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_commit = rig.app.store.commit
+
+    async def commit_refusing_poison(batch: WriteBatch) -> BatchResult:
+        if any(n.payment.order.client_order_id == "POISON-1" for n in batch.accepts):
+            raise RuntimeError("store refuses this row")  # as a constraint violation would
+        return await real_commit(batch)
+
+    monkeypatch.setattr(rig.app.store, "commit", commit_refusing_poison)
+    orders = [order() for _ in range(30)] + [order(client_order_id="POISON-1")]
+    async with await rig.client() as c:
+        results = await asyncio.gather(*(c.submit(o) for o in orders), return_exceptions=True)
+    refused = [r for r in results if isinstance(r, SwitchError)]
+    assert [r.code for r in refused] == ["RETRY_LATER"]
+    assert sum(1 for r in results if not isinstance(r, BaseException)) == 30
