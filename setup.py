@@ -71,7 +71,7 @@ setup(
     extras_require={
         "test": [
             "pytest>=8.0",
-            "pytest-asyncio>=0.23",
+            "pytest-asyncio>=1.4",  # pytest_asyncio_loop_factories (uvloop)
             "pytest-benchmark>=4.0",
             "pytest-timeout>=2.0",
             "hypothesis>=6.100",

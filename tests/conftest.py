@@ -10,12 +10,13 @@ import asyncio
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
+import uvloop
 
 from simulators.ibps import IbpsConfig, IbpsSimulator
 from switch.app import SwitchApp
@@ -127,8 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "server(**opts): ServerConfig overrides for the rig")
 
 
-@pytest.fixture
-def event_loop_policy() -> Iterator[asyncio.AbstractEventLoopPolicy]:
-    import uvloop
-
-    yield uvloop.EventLoopPolicy()
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test runs on uvloop, the loop the switch runs on in production."""
+    return {"uvloop": uvloop.new_event_loop}

@@ -133,3 +133,7 @@ async def test_one_order_the_store_refuses_does_not_sink_its_batch(
     refused = [r for r in results if isinstance(r, SwitchError)]
     assert [r.code for r in refused] == ["RETRY_LATER"]
     assert sum(1 for r in results if not isinstance(r, BaseException)) == 30
+
+
+async def test_tests_run_on_uvloop_as_production_does() -> None:
+    assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
