@@ -12,7 +12,7 @@ from switch.clock import Clock, SystemClock
 from switch.config import SwitchConfig, default_store_url
 from switch.engine import PaymentEngine
 from switch.server import SwitchServer
-from switch.store import Store, open_store
+from switch.store import Store, open_store, redacted
 
 log = logging.getLogger("payswitch")
 
@@ -50,7 +50,7 @@ class SwitchApp:
         self.poster.start()
         self.port = await self.server.start(port=port)
         log.info("switch listening on %s:%d, store %s", self.config.server.host, self.port,
-                 self.store.url)
+                 redacted(self.store.url))
         return self.port
 
     async def stop(self) -> None:

@@ -27,6 +27,7 @@ from switch.config import (
     default_store_url,
 )
 from switch.order import Order
+from switch.store import redacted
 
 DEMO_CLIENT = "DEMO-CORE"
 
@@ -83,7 +84,7 @@ async def run_demo(
             await client.close()
             ledger_ok = await _ledger_settled(app)
             amounts = {o.client_order_id: o.amount for o in batch}
-            summary = _summary(result, amounts, ledger_ok, app.store.url)
+            summary = _summary(result, amounts, ledger_ok, redacted(app.store.url))
         finally:
             await app.stop()
     if as_json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from switch.store.base import (
     AccountBalance,
     BatchResult,
@@ -35,7 +37,23 @@ __all__ = [
     "Transition",
     "WriteBatch",
     "open_store",
+    "redacted",
 ]
+
+
+def redacted(url: str) -> str:
+    """A store URL fit to print or log: any password replaced.
+
+    >>> redacted("postgresql://ops:s3cret@db:5432/payswitch")
+    'postgresql://ops:***@db:5432/payswitch'
+    >>> redacted("sqlite:///var/lib/payswitch.db")
+    'sqlite:///var/lib/payswitch.db'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_store(url: str) -> Store:
