@@ -11,34 +11,37 @@ import msgspec
 
 # Wider than any real amount (validation caps at 18 digits), narrow enough for every store.
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+# No control characters in any text: they break stores (PostgreSQL refuses NUL), logs and
+# every channel format, so they are refused when the frame is decoded.
+Text = Annotated[str, msgspec.Meta(pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 
 class Party(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A debtor or creditor: the account, its holder and the bank that keeps it."""
 
-    account: str
-    name: str
-    agent: str  # CNAPS bank code (12 digits) for domestic channels, BIC for SWIFT
-    country: str = "CN"
-    lei: str | None = None  # CIPS wants the LEI of the party's bank where it has one
+    account: Text
+    name: Text
+    agent: Text  # CNAPS bank code (12 digits) for domestic channels, BIC for SWIFT
+    country: Text = "CN"
+    lei: Text | None = None  # CIPS wants the LEI of the party's bank where it has one
 
 
 class Order(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """A payment order; `client_order_id` is the client's idempotency key."""
 
-    client_order_id: str
+    client_order_id: Text
     amount: Int64  # minor units
-    currency: str  # ISO 4217 alphabetic code
+    currency: Text  # ISO 4217 alphabetic code
     debtor: Party
     creditor: Party
-    product: str = "CT"
-    business_type: str = "A100"
-    requested_execution: str | None = None  # ISO date YYYY-MM-DD; None means now
-    urgency: str = "normal"  # "normal" or "urgent"
-    charge_bearer: str = "SHAR"  # DEBT / CRED / SHAR / SLEV
-    purpose: str | None = None
-    remittance_info: str | None = None
-    designated_channel: str | None = None
+    product: Text = "CT"
+    business_type: Text = "A100"
+    requested_execution: Text | None = None  # ISO date YYYY-MM-DD; None means now
+    urgency: Text = "normal"  # "normal" or "urgent"
+    charge_bearer: Text = "SHAR"  # DEBT / CRED / SHAR / SLEV
+    purpose: Text | None = None
+    remittance_info: Text | None = None
+    designated_channel: Text | None = None
 
 
 class Payment(msgspec.Struct, kw_only=True):

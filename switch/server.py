@@ -10,6 +10,7 @@ import asyncio
 import hmac
 import logging
 import os
+import re
 import uuid
 from typing import Any, cast
 
@@ -94,6 +95,7 @@ class Session(asyncio.Protocol):
         self._last_rx = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._heartbeats = 0
+        self._writes_paused = False
 
     # -- transport events -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -121,10 +123,13 @@ class Session(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         # A client that does not read its acks stops being read: memory stays bounded.
+        self._writes_paused = True
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
+        self._writes_paused = False
+        self._last_rx = self.loop.time()  # we were not listening, so silence meant nothing
         if self.transport is not None and not self._closing:
             self.transport.resume_reading()
 
@@ -169,12 +174,11 @@ class Session(asyncio.Protocol):
         try:
             msg = decoder.decode(payload)
         except msgspec.DecodeError as exc:
-            if ftype == proto.FrameType.AUTH:
+            if ftype == proto.FrameType.AUTH and self.client_id is None:
                 self.fail(ErrorCode.AUTH_FAILED, f"AUTH: {exc}")
                 return
-            seq = _peek(payload).get("seq")
             self.error(ErrorCode.MALFORMED_PAYLOAD, f"{proto.FrameType(ftype).name}: {exc}",
-                       seq=seq if isinstance(seq, int) else None)
+                       seq=_peek_seq(payload))
             return
         if isinstance(msg, proto.Auth):
             self._on_auth(msg)
@@ -208,6 +212,11 @@ class Session(asyncio.Protocol):
         )))
 
     def _on_submit(self, payload: bytes) -> None:
+        # Overload is judged first: a flood of bad SUBMITs must not grow the backlog either.
+        if self.server.engine.backlog >= self.cfg.max_pending_writes:
+            self.error(ErrorCode.RETRY_LATER, "switch is saturated; resend later",
+                       seq=_peek_seq(payload))
+            return
         try:
             msg = _SUBMIT.decode(payload)
         except msgspec.DecodeError as exc:
@@ -217,9 +226,6 @@ class Session(asyncio.Protocol):
             self.error(ErrorCode.WINDOW_EXCEEDED,
                        f"{self.outstanding} orders outstanding; the window is {self.cfg.window}",
                        seq=msg.seq)
-            return
-        if self.server.engine.backlog >= self.cfg.max_pending_writes:
-            self.error(ErrorCode.RETRY_LATER, "switch is saturated; resend later", seq=msg.seq)
             return
         if not valid_client_order_id(msg.order.client_order_id):
             self._bad_submit(payload, "client_order_id must be 1-35 of [A-Za-z0-9-_./:]",
@@ -256,16 +262,23 @@ class Session(asyncio.Protocol):
     def _bad_submit(self, payload: bytes, detail: str, *, seq: int | None = None) -> None:
         """An order that cannot become a payment: recorded for audit first, then refused."""
         if seq is None:
-            peeked = _peek(payload).get("seq")
-            seq = peeked if isinstance(peeked, int) else None
+            seq = _peek_seq(payload)
         assert self.client_id is not None
+        detail = _printable(detail)
         recorded = self.server.engine.record_intake_error(IntakeError(
             client_id=self.client_id, code="FF01", detail=detail[:500], raw=payload[:4096],
             at=iso(self.server.engine.clock.now()), seq=seq,
         ))
-        message = f"SUBMIT refused, not a payment: {detail}"
-        recorded.add_done_callback(lambda _: self.error(
-            ErrorCode.MALFORMED_PAYLOAD, message, seq=seq, reason="FF01"))
+
+        def answer(fut: asyncio.Future[None]) -> None:
+            if fut.cancelled() or fut.exception() is not None:
+                # The refusal stands (the order is malformed); only the audit copy is missing.
+                log.error("intake error not recorded for %s seq %s: %r", self.client_id, seq,
+                          None if fut.cancelled() else fut.exception())
+            self.error(ErrorCode.MALFORMED_PAYLOAD, f"SUBMIT refused, not a payment: {detail}",
+                       seq=seq, reason="FF01")
+
+        recorded.add_done_callback(answer)
 
     async def _on_query(self, msg: proto.Query) -> None:
         assert self.client_id is not None
@@ -315,6 +328,9 @@ class Session(asyncio.Protocol):
             self.fail(ErrorCode.AUTH_TIMEOUT, f"no AUTH within {self.cfg.auth_timeout_s} s")
 
     def _idle_check(self) -> None:
+        if self._writes_paused:  # a slow reader is not an idle one
+            self._timer = self.loop.call_later(self.cfg.heartbeat_s, self._idle_check)
+            return
         idle = self.loop.time() - self._last_rx
         if idle > 3 * self.cfg.heartbeat_s:
             self.fail(ErrorCode.IDLE_TIMEOUT, f"nothing received for {idle:.0f} s")
@@ -330,9 +346,23 @@ class Session(asyncio.Protocol):
 _SUBMIT = msgspec.msgpack.Decoder(proto.Submit)
 
 
-def _peek(payload: bytes) -> dict[str, Any]:
+def _peek_seq(payload: bytes) -> int | None:
+    """The `seq` of a payload that failed to decode, if one can still be read, for the reply."""
     try:
         value = _loose.decode(payload)
     except msgspec.DecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        return None
+    seq = value.get("seq") if isinstance(value, dict) else None
+    return seq if type(seq) is int else None  # not bool, though bool is an int
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(text: str) -> str:
+    """Decoder messages quote the client's bytes; keep control characters out of logs and rows.
+
+    >>> _printable("bad key 'a\x00b'")
+    "bad key 'a?b'"
+    """
+    return _CONTROL.sub("?", text)

@@ -279,3 +279,35 @@ async def test_many_pipelined_orders_all_reach_a_final_state_and_books_balance(r
     assert clearing.credit == settled  # the books equal what the channel settled
     # Gross settlement moves money between participants; the channel creates none.
     assert sum(rig.sim.balances().values()) == sum(IbpsConfig().participants.values())
+
+
+async def test_control_characters_in_text_are_refused_before_any_store_sees_them(
+    rig: Rig,
+) -> None:
+    bad = msgspec.to_builtins(order(client_order_id="NUL-1"))
+    bad["currency"] = "CN\x00"
+    raw = msgspec.msgpack.encode({"seq": 5, "order": bad})
+    async with await rig.client() as c:
+        c.send_raw(encode_frame(proto.FrameType.SUBMIT, raw))
+        await _until(lambda: bool(c.errors))
+        assert [(e.code, e.reason, e.seq) for e in c.errors] == [("MALFORMED_PAYLOAD", "FF01", 5)]
+        good = await c.submit(order())  # the session and the store carry on
+        assert good.state == "ACCEPTED"
+    recorded = await rig.app.store.intake_errors(CLIENT_ID)
+    assert len(recorded) == 1 and "\x00" not in recorded[0].detail
+
+
+async def test_error_replies_echo_only_integer_seqs(rig: Rig) -> None:
+    raw = msgspec.msgpack.encode({"seq": True, "order": {"amount": 1}})
+    async with await rig.client() as c:
+        c.send_raw(encode_frame(proto.FrameType.SUBMIT, raw))
+        await _until(lambda: bool(c.errors))
+    assert [(e.code, e.seq) for e in c.errors] == [("MALFORMED_PAYLOAD", None)]
+
+
+async def test_a_garbled_second_auth_does_not_end_a_logged_in_session(rig: Rig) -> None:
+    async with await rig.client() as c:
+        c.send_raw(encode_frame(proto.FrameType.AUTH, b"\xc1"))
+        await c.heartbeat()
+        assert [(e.code, e.fatal) for e in c.errors] == [("MALFORMED_PAYLOAD", False)]
+        assert (await c.submit(order())).state == "ACCEPTED"
