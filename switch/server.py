@@ -362,7 +362,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def _printable(text: str) -> str:
     """Decoder messages quote the client's bytes; keep control characters out of logs and rows.
 
-    >>> _printable("bad key 'a\x00b'")
+    >>> _printable("bad key 'a" + chr(0) + "b'")
     "bad key 'a?b'"
     """
     return _CONTROL.sub("?", text)
