@@ -69,6 +69,22 @@ def test_dtd_machinery_is_refused(parse: object, document: bytes) -> None:
     assert "root:" not in str(info.value)  # nothing of /etc/passwd leaked into the error
 
 
+@pytest.mark.parametrize("parse", PARSERS)
+@pytest.mark.parametrize("buffer", [bytearray, memoryview])
+def test_dtd_machinery_is_refused_in_any_buffer(parse: object, buffer: type) -> None:
+    for document in [BILLION_LAUGHS, EXTERNAL_ENTITY, EXTERNAL_DTD, PARAMETER_ENTITY]:
+        with pytest.raises(MessageError) as info:
+            parse(buffer(document))  # type: ignore[operator]
+        assert info.value.code == "MX_DTD_FORBIDDEN"
+
+
+@pytest.mark.parametrize("parse", PARSERS)
+def test_oversize_buffer_is_refused_before_parsing(parse: object) -> None:
+    with pytest.raises(MessageError) as info:
+        parse(memoryview(b"\x00" * (2 << 20)))  # type: ignore[operator]
+    assert info.value.code == "MX_TOO_LARGE"
+
+
 def test_doctype_in_utf16_is_not_parsed_as_such() -> None:
     # Encoded as UTF-16 the DOCTYPE escapes a byte scan; the UTF-8-only parser refuses it.
     document = EXTERNAL_ENTITY.decode().replace('version="1.0"', 'version="1.0" encoding="UTF-16"')

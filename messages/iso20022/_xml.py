@@ -1,9 +1,12 @@
 """Hardened XML parsing and the shared value rules of ISO 20022 documents.
 
 Parsing: one lxml parser configuration, a size limit checked before any parsing, DOCTYPE and
-entity declarations refused outright, UTF-8 only. Building: documents are written as text
-(an order of magnitude faster than building an lxml tree), so every value goes through the
-checks below, which mirror the XSD facets, and through `escape`.
+entity declarations refused outright, UTF-8 only. Reading: one pass over each container's
+children (`kids`), looked up by Clark-notation tag (`Tags`); an element's XPath is built only
+when an error needs it. Building: documents are written as text (an order of magnitude faster
+than building an lxml tree), so every value goes through the checks below, which mirror the XSD
+facets, and through `escape`. Each check has a regex fast path for the common valid value and
+falls back to the detailed check, which words the error, only when that fails.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ import datetime
 import re
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lxml import etree
 
-from messages.currency import exponent, format_amount, parse_amount
+from messages.currency import CURRENCIES, exponent, format_amount, parse_amount
 from messages.errors import (
     BadAmount,
     MessageError,
@@ -32,7 +35,11 @@ DEFAULT_MAX_BYTES = 1 << 20
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 Element = etree._Element
+# A container's children by Clark tag: the element, or a list when the tag repeats.
+Kids = dict[Any, Any]
 T = TypeVar("T")
+# A value check: (value, XPath or "" when the caller fills it in, suffix of the XPath) -> value.
+Check = Callable[..., T]
 
 _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _LEI = re.compile(r"[A-Z0-9]{18}[0-9]{2}")
@@ -44,10 +51,19 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
 )
+_XML_CHARS = "\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
 # Characters XML 1.0 cannot carry at all, even escaped.
-_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML_CHAR = re.compile(f"[^{_XML_CHARS}]")
+# XML characters that go out as they are: everything but & < > and CR (see `escape`).
+_PLAIN_CHARS = "\t\n\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
 # Amount digits the XSD allows (ActiveCurrencyAndAmount: totalDigits 18, fractionDigits 5).
 _MAX_TOTAL_DIGITS = 18
+_AMOUNT_LIMIT = 10**_MAX_TOTAL_DIGITS  # every exponent in use is <= 4, so digits <= 18 iff below
+_DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?")
+# Minor-unit exponent of every currency money can be counted in.
+_EXPONENTS = {code: row.exponent for code, row in CURRENCIES.items() if row.exponent is not None}
+_MINUTE = datetime.timedelta(minutes=1)
+_MAX_OFFSET = datetime.timedelta(hours=14)
 
 
 # ---------------------------------------------------------------- parsing
@@ -66,7 +82,7 @@ def _new_parser() -> etree.XMLParser:
     )
 
 
-# lxml parsers must not be shared between threads.
+# lxml parsers must not be shared between threads: one per thread, made once.
 _local = threading.local()
 
 
@@ -77,15 +93,35 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
-def _screen(data: bytes, max_bytes: int) -> None:
-    """Checks that need no parsing: type, size, and any DTD machinery."""
+def _screen(data: bytes, max_bytes: int) -> bytes:
+    """Checks that need no parsing: type, size, and any DTD machinery. Returns the bytes."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MxMalformed(f"document must be bytes, got {type(data).__name__}")
-    if len(data) > max_bytes:
-        raise MxTooLarge(len(data), max_bytes)
+    size = data.nbytes if isinstance(data, memoryview) else len(data)
+    if size > max_bytes:
+        raise MxTooLarge(size, max_bytes)
+    if type(data) is not bytes:
+        data = bytes(data)  # `in` on a memoryview compares items, not byte strings
     # A DOCTYPE is the only way to declare entities or pull in external DTDs: refuse it unread.
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+    if b"<!" in data and (b"<!DOCTYPE" in data or b"<!ENTITY" in data):
         raise MxDtdForbidden()
+    return data
+
+
+# (root element, message names) -> {Clark tag of an accepted Document: (namespace, body tag)}
+_documents: dict[tuple[str, tuple[str, ...]], dict[str, tuple[str, str]]] = {}
+
+
+def _accepted_documents(root_element: str, message_names: tuple[str, ...]
+                        ) -> dict[str, tuple[str, str]]:
+    accepted = _documents.get((root_element, message_names))
+    if accepted is None:
+        accepted = _documents[(root_element, message_names)] = {
+            f"{{{NAMESPACE_PREFIX}{name}}}Document":
+                (NAMESPACE_PREFIX + name, f"{{{NAMESPACE_PREFIX}{name}}}{root_element}")
+            for name in message_names
+        }
+    return accepted
 
 
 def parse_document(
@@ -94,28 +130,49 @@ def parse_document(
     """Parse `data` as an ISO 20022 Document of one of `message_names`.
 
     Returns the message element (the Document's only child, named `root_element`) and the
-    namespace in use.
+    namespace in use. Every element below it is in that namespace (see `_normalise`).
     """
-    _screen(data, max_bytes)
+    data = _screen(data, max_bytes)
     try:
-        root = etree.fromstring(bytes(data), _parser())
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise MxMalformed(f"not well-formed XML: {exc}") from None
-    tree = root.getroottree()
-    if tree.docinfo.doctype:  # type: ignore[union-attr]
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
         raise MxDtdForbidden()
-    namespace, _, local = _split(root.tag)
-    name = namespace[len(NAMESPACE_PREFIX) :] if namespace.startswith(NAMESPACE_PREFIX) else ""
-    if name not in message_names or local != "Document":
+    accepted = _accepted_documents(root_element, message_names).get(root.tag)
+    if accepted is None:
         raise MxWrongMessage(
             f"expected Document of {' or '.join(message_names)}, got {root.tag}", where="/"
         )
-    children = list(root)
-    if len(children) != 1 or children[0].tag != f"{{{namespace}}}{root_element}":
+    namespace, body_tag = accepted
+    body = root[0] if len(root) == 1 else None
+    if body is None or body.tag != body_tag:
         raise MxWrongMessage(
             f"Document must hold exactly one {root_element}", where=f"/Document/{root_element}"
         )
-    return children[0], namespace
+    # One declaration, a default namespace one: it is the root's, so every element is in it.
+    if data.count(b"xmlns") != 1 or b'xmlns="' not in data:
+        _normalise(root, namespace)
+    return body, namespace
+
+
+def _normalise(root: Element, namespace: str) -> None:
+    """Move every element into `namespace`: children are matched by local name, as the XSD
+    layout names them, whichever namespace (or none) a sender put them in."""
+    prefix = f"{{{namespace}}}"
+    for element in root.iter():
+        tag = element.tag
+        if isinstance(tag, str) and not tag.startswith(prefix):
+            element.tag = prefix + tag[tag.find("}") + 1 :]
+
+
+# The canonical start of a document: declaration (optional) and the root with its namespace.
+_CANONICAL_ROOT = re.compile(
+    rb'(?:<\?xml version="1\.0" encoding="UTF-8"\?>[ \t\r\n]*)?'
+    rb'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:([a-z]{4}\.[0-9]{3}\.[0-9]{3}\.[0-9]{2})"'
+    rb"[ \t\r\n]*/?>"
+)
+_CANONICAL_ROOT_BYTES = 256
 
 
 def message_name(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
@@ -124,7 +181,15 @@ def message_name(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     >>> message_name(b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"/>')
     'pacs.008.001.08'
     """
-    _screen(data, max_bytes)
+    data = _screen(data, max_bytes)
+    # The common, canonical start is read by a bounded regex; anything else goes to the parser.
+    found = _CANONICAL_ROOT.match(data, 0, _CANONICAL_ROOT_BYTES)
+    if found is not None:
+        return found.group(1).decode("ascii")
+    return _message_name_parsed(data)
+
+
+def _message_name_parsed(data: bytes) -> str:
     target = _RootTag()
     parser = etree.XMLParser(
         target=target,  # type: ignore[arg-type]
@@ -133,7 +198,7 @@ def message_name(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     )
     tag: str | None = None
     try:
-        etree.fromstring(bytes(data), parser)
+        etree.fromstring(data, parser)
     except _RootFound as found:
         tag = found.tag
     except etree.XMLSyntaxError as exc:
@@ -171,97 +236,156 @@ def _split(tag: object) -> tuple[str, str, str]:
     return "", "", tag
 
 
-class Node:
-    """An element with its children indexed by local name, and its XPath for errors."""
+class Tags:
+    """Clark-notation tags of one namespace, by local name.
 
-    __slots__ = ("_kids", "_name", "_parent", "_path", "element")
+    >>> Tags("urn:x", "MsgId TxId").MsgId
+    '{urn:x}MsgId'
+    """
 
-    def __init__(
-        self, element: Element, path: str | None = None, parent: Node | None = None,
-        name: str = "",
-    ) -> None:
-        self.element = element
-        # The XPath is built only when an error needs it; parsing stays cheap.
-        self._path = path
-        self._parent = parent
-        self._name = name
-        self._kids: dict[str, list[Element]] | None = None
+    def __init__(self, namespace: str, names: str) -> None:
+        self.__dict__.update({name: f"{{{namespace}}}{name}" for name in names.split()})
 
-    @property
-    def path(self) -> str:
-        path = self._path
-        if path is None:
-            assert self._parent is not None
-            path = self._path = f"{self._parent.path}/{self._name}"
-        return path
+    def __getattr__(self, name: str) -> str:  # only reached for a name not declared
+        raise AttributeError(name)
 
-    @property
-    def kids(self) -> dict[str, list[Element]]:
-        # Indexed on first use: most nodes are leaves whose children are never asked for.
-        kids = self._kids
-        if kids is None:
-            kids = self._kids = {}
-            for child in self.element:
-                tag = child.tag
-                if isinstance(tag, str):
-                    kids.setdefault(tag[tag.find("}") + 1 :], []).append(child)
-        return kids
 
-    def child(self, name: str) -> Node:
-        """The one required child `name`."""
-        found = (self._kids if self._kids is not None else self.kids).get(name)
-        if not found:
-            raise MessageError(
-                "MX_MISSING_ELEMENT", f"{name} is required", where=f"{self.path}/{name}"
-            )
-        if len(found) > 1:
-            raise MessageError(
-                "MX_BAD_VALUE", f"{name} occurs {len(found)} times", where=f"{self.path}/{name}"
-            )
-        return Node(found[0], None, self, name)
+def local_name(tag: str) -> str:
+    return tag[tag.find("}") + 1 :]
 
-    def optional(self, name: str) -> Node | None:
-        """The child `name` if present (at most once)."""
-        if name not in self.kids:
-            return None
-        return self.child(name)
 
-    def repeated(self, name: str) -> list[Node]:
-        """Every child `name`, with 1-based XPath positions."""
-        return [
-            Node(element, None, self, f"{name}[{index}]")
-            for index, element in enumerate(self.kids.get(name, ()), start=1)
-        ]
+def kids(element: Element) -> Kids:
+    """`element`'s children by tag, read in one pass; a repeated tag maps to a list."""
+    count = len(element)
+    if count == 1:  # common (FinInstnId, PstlAdr, Id): indexing beats setting up an iterator
+        first = element[0]
+        return {first.tag: first}
+    index: Kids = {child.tag: child for child in element}
+    if len(index) == count:
+        return index
+    index = {}
+    for child in element:
+        tag = child.tag
+        if tag in index:
+            seen = index[tag]
+            if type(seen) is list:
+                seen.append(child)
+            else:
+                index[tag] = [seen, child]
+        else:
+            index[tag] = child
+    return index
 
-    def text(self, name: str, check: Callable[[str, str], T]) -> T:
-        """Text of the required child `name`, passed through `check(value, where)`."""
-        return self.child(name).checked(check)
 
-    def optional_text(self, name: str, check: Callable[[str, str], T]) -> T | None:
-        node = self.optional(name)
-        return None if node is None else node.checked(check)
+def _child_error(found: Any, tag: str, where: str) -> MessageError:
+    name = local_name(tag)
+    if found is None:
+        return MessageError("MX_MISSING_ELEMENT", f"{name} is required", where=f"{where}/{name}")
+    if type(found) is list:
+        return MessageError(
+            "MX_BAD_VALUE", f"{name} occurs {len(found)} times", where=f"{where}/{name}"
+        )
+    return MessageError("MX_BAD_VALUE", "expected text, found elements", where=f"{where}/{name}")
 
-    def checked(self, check: Callable[[str, str], T]) -> T:
-        """Own text passed through `check`; the XPath is filled in only if it fails."""
-        try:
-            return check(self.own_text(), "")
-        except MessageError as exc:
-            if not exc.where:
-                exc.where = self.path
-            raise
 
-    def own_text(self) -> str:
-        if len(self.element):
-            raise MessageError("MX_BAD_VALUE", "expected text, found elements", where=self.path)
-        return self.element.text or ""
+def child(index: Kids, tag: str, where: str) -> Element:
+    """The one required child `tag` of the element at XPath `where`."""
+    found = index.get(tag)
+    if found is None or type(found) is list:
+        raise _child_error(found, tag, where)
+    return found
 
-    def amount(self, name: str) -> tuple[int, str]:
-        """(minor units, currency) of an amount child with a Ccy attribute."""
-        node = self.child(name)
-        currency = node.element.get("Ccy")
+
+def only(element: Element, tag: str, where: str) -> Element:
+    """The required child `tag` of the element at XPath `where`, for a container that
+    normally holds just that child: no index is built when it does."""
+    if len(element) == 1:
+        first = element[0]
+        if first.tag == tag:
+            return first
+    return child(kids(element), tag, where)
+
+
+def only_text(element: Element, tag: str, check: Check[T], where: str) -> T:
+    """`text` of the required leaf `tag` of a container that normally holds just that leaf."""
+    if len(element) == 1:
+        first = element[0]
+        if first.tag == tag and not len(first):
+            try:
+                return check(first.text or "", "")
+            except MessageError as exc:
+                if not exc.where:
+                    exc.where = f"{where}/{local_name(tag)}"
+                raise
+    return text(kids(element), tag, check, where)
+
+
+def optional(index: Kids, tag: str, where: str) -> Element | None:
+    """The child `tag` if present (at most once)."""
+    found = index.get(tag)
+    if type(found) is list:
+        raise _child_error(found, tag, where)
+    return found
+
+
+def repeated(index: Kids, tag: str) -> list[Element]:
+    """Every child `tag`, in document order."""
+    found = index.get(tag)
+    if found is None:
+        return []
+    if type(found) is list:
+        return found
+    return [found]
+
+
+def text(index: Kids, tag: str, check: Check[T], where: str) -> T:
+    """Text of the required leaf `tag`, passed through `check`; XPath built only on failure."""
+    found = index.get(tag)
+    if found is None or type(found) is list or len(found):
+        raise _child_error(found, tag, where)
+    try:
+        return check(found.text or "", "")
+    except MessageError as exc:
+        if not exc.where:
+            exc.where = f"{where}/{local_name(tag)}"
+        raise
+
+
+def optional_text(index: Kids, tag: str, check: Check[T], where: str) -> T | None:
+    if tag not in index:
+        return None
+    return text(index, tag, check, where)
+
+
+def own_text(element: Element, check: Check[T], where: str) -> T:
+    """`element`'s own text (it must have no children) through `check`; `where` is its XPath."""
+    if len(element):
+        raise MessageError("MX_BAD_VALUE", "expected text, found elements", where=where)
+    try:
+        return check(element.text or "", "")
+    except MessageError as exc:
+        if not exc.where:
+            exc.where = where
+        raise
+
+
+def amount(index: Kids, tag: str, where: str) -> tuple[int, str]:
+    """(minor units, currency) of the amount child `tag` with a Ccy attribute."""
+    element = child(index, tag, where)
+    currency = element.get("Ccy")
+    if currency is None or len(element):
+        where = f"{where}/{local_name(tag)}"
         if currency is None:
-            raise MessageError("MX_MISSING_ELEMENT", "Ccy attribute is required", where=node.path)
-        return parse_minor(node.own_text(), currency, node.path), currency
+            raise MessageError("MX_MISSING_ELEMENT", "Ccy attribute is required", where=where)
+        raise MessageError("MX_BAD_VALUE", "expected text, found elements", where=where)
+    value = element.text or ""
+    exp = _EXPONENTS.get(currency)
+    match = _DECIMAL.fullmatch(value)
+    if exp is not None and match is not None:
+        fraction = match.group(2) or ""
+        if len(fraction) <= exp:
+            return int(match.group(1) + fraction.ljust(exp, "0")), currency
+    return parse_minor(value, currency, f"{where}/{local_name(tag)}"), currency
 
 
 def parse_minor(text: str, currency: str, where: str) -> int:
@@ -276,17 +400,17 @@ def parse_minor(text: str, currency: str, where: str) -> int:
 
 # ---------------------------------------------------------------- values (build and parse)
 
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
 
 def escape(text: str) -> str:
-    """Escape character data; a CR is kept as a reference because parsers normalise it to LF."""
-    if "&" in text:
-        text = text.replace("&", "&amp;")
-    if "<" in text:
-        text = text.replace("<", "&lt;")
-    if ">" in text:
-        text = text.replace(">", "&gt;")
-    if "\r" in text:
-        text = text.replace("\r", "&#13;")
+    """Escape character data; a CR is kept as a reference because parsers normalise it to LF.
+
+    >>> escape("a<b & c\\r")
+    'a&lt;b &amp; c&#13;'
+    """
+    if "&" in text or "<" in text or ">" in text or "\r" in text:
+        return text.translate(_ESCAPES)
     return text
 
 
@@ -294,10 +418,15 @@ def _bad(where: str, message: str) -> MessageError:
     return MessageError("MX_BAD_VALUE", message, where=where)
 
 
-def text_check(max_length: int) -> Callable[[str, str], str]:
+def text_check(max_length: int) -> Check[str]:
     """A check for MaxNText: 1..N characters, all of them representable in XML."""
-
-    def check(value: str, where: str) -> str:
+    def check(value: str, where: str, suffix: str = "") -> str:
+        # Printable ASCII is always XML; anything else is searched for what XML cannot carry.
+        if type(value) is str and 0 < len(value) <= max_length and (
+            (value.isascii() and value.isprintable()) or _NOT_XML_CHAR.search(value) is None
+        ):
+            return value
+        where += suffix
         if not isinstance(value, str):
             raise _bad(where, f"expected text, got {type(value).__name__}")
         if not 1 <= len(value) <= max_length:
@@ -310,23 +439,40 @@ def text_check(max_length: int) -> Callable[[str, str], str]:
     return check
 
 
-def pattern_check(pattern: re.Pattern[str], what: str) -> Callable[[str, str], str]:
-    """A check for an identifier with an XSD pattern."""
+def text_xml(max_length: int) -> Callable[[str, str, str], str]:
+    """Build side of MaxNText: the checked value, escaped for character data."""
+    plain = re.compile(f"[{_PLAIN_CHARS}]{{1,{max_length}}}").fullmatch
+    check = text_check(max_length)
 
-    def check(value: str, where: str) -> str:
-        if not isinstance(value, str) or pattern.fullmatch(value) is None:
-            raise _bad(where, f"{value!r} is not a valid {what}")
-        return value
+    def to_xml(value: str, where: str, suffix: str = "") -> str:
+        # Most values are valid and hold nothing to escape: one regex call says both.
+        if type(value) is str and plain(value) is not None:
+            return value
+        return escape(check(value, where, suffix))
+
+    return to_xml
+
+
+def pattern_check(pattern: re.Pattern[str], what: str) -> Check[str]:
+    """A check for an identifier with an XSD pattern (its values never need escaping)."""
+    fullmatch = pattern.fullmatch
+
+    def check(value: str, where: str, suffix: str = "") -> str:
+        if type(value) is str and fullmatch(value) is not None:
+            return value
+        if isinstance(value, str) and fullmatch(value) is not None:
+            return value
+        raise _bad(where + suffix, f"{value!r} is not a valid {what}")
 
     return check
 
 
-def code_check(codes: frozenset[str]) -> Callable[[str, str], str]:
-    """A check for a closed code list (an XSD enumeration)."""
+def code_check(codes: frozenset[str]) -> Check[str]:
+    """A check for a closed code list (an XSD enumeration; codes never need escaping)."""
 
-    def check(value: str, where: str) -> str:
+    def check(value: str, where: str, suffix: str = "") -> str:
         if value not in codes:
-            raise _bad(where, f"{value!r} is not one of {', '.join(sorted(codes))}")
+            raise _bad(where + suffix, f"{value!r} is not one of {', '.join(sorted(codes))}")
         return value
 
     return check
@@ -338,6 +484,12 @@ max70 = text_check(70)
 max105 = text_check(105)
 max140 = text_check(140)
 max4 = text_check(4)  # external code lists (status, reason, purpose): 1..4 characters
+max35_xml = text_xml(35)
+max34_xml = text_xml(34)
+max70_xml = text_xml(70)
+max105_xml = text_xml(105)
+max140_xml = text_xml(140)
+max4_xml = text_xml(4)
 bic = pattern_check(_BIC, "BICFI")
 lei = pattern_check(_LEI, "LEI")
 uetr = pattern_check(_UUID4, "UUIDv4 UETR")
@@ -369,6 +521,13 @@ def currency_check(value: str, where: str) -> str:
 
 def amount_text(minor: int, currency: str, where: str) -> str:
     """Decimal text of an amount for an ActiveCurrencyAndAmount element."""
+    exp = _EXPONENTS.get(currency) if type(currency) is str else None
+    if exp is not None and type(minor) is int and 0 < minor < _AMOUNT_LIMIT:
+        if exp == 0:
+            return str(minor)
+        units, fraction = divmod(minor, 10**exp)
+        return f"{units}.{fraction:0{exp}d}"
+    # Something is wrong (or unusual): the detailed checks word the error.
     currency_check(currency, f"{where}/@Ccy")
     if type(minor) is not int or minor <= 0:
         raise BadAmount(f"amount must be a positive integer of minor units, got {minor!r}",
@@ -379,15 +538,15 @@ def amount_text(minor: int, currency: str, where: str) -> str:
     return text
 
 
-def datetime_text(value: datetime.datetime, where: str) -> str:
+def datetime_text(value: datetime.datetime, where: str, suffix: str = "") -> str:
     """xs:dateTime text of a tz-aware datetime."""
     if not isinstance(value, datetime.datetime):
-        raise _bad(where, f"expected a datetime, got {type(value).__name__}")
+        raise _bad(where + suffix, f"expected a datetime, got {type(value).__name__}")
     offset = value.utcoffset()
     if offset is None:
-        raise _bad(where, "datetime must carry a time zone")
-    if offset % datetime.timedelta(minutes=1) or abs(offset) > datetime.timedelta(hours=14):
-        raise _bad(where, f"time zone offset {offset} is not expressible in xs:dateTime")
+        raise _bad(where + suffix, "datetime must carry a time zone")
+    if offset and (offset % _MINUTE or abs(offset) > _MAX_OFFSET):
+        raise _bad(where + suffix, f"time zone offset {offset} is not expressible in xs:dateTime")
     return value.isoformat()
 
 
@@ -400,9 +559,11 @@ def parse_datetime(text: str, where: str) -> datetime.datetime:
         raise _bad(where, f"{text!r}: {exc}") from None
 
 
-def date_text(value: datetime.date, where: str) -> str:
+def date_text(value: datetime.date, where: str, suffix: str = "") -> str:
+    if type(value) is datetime.date:
+        return value.isoformat()
     if isinstance(value, datetime.datetime) or not isinstance(value, datetime.date):
-        raise _bad(where, f"expected a date, got {type(value).__name__}")
+        raise _bad(where + suffix, f"expected a date, got {type(value).__name__}")
     return value.isoformat()
 
 
@@ -413,8 +574,3 @@ def parse_date(text: str, where: str) -> datetime.date:
         return datetime.date.fromisoformat(text)
     except ValueError as exc:
         raise _bad(where, f"{text!r}: {exc}") from None
-
-
-def tag(name: str, value: str) -> str:
-    """`<name>escaped value</name>`."""
-    return f"<{name}>{escape(value)}</{name}>"

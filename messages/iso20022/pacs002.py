@@ -18,7 +18,7 @@ import msgspec
 
 from messages.errors import MessageError
 from messages.iso20022 import _xml
-from messages.iso20022._xml import Node, tag
+from messages.iso20022._xml import Element, child, kids, optional, optional_text, repeated, text
 
 __all__ = ["MESSAGE_NAME", "Pacs002", "TxStatus", "build_pacs002", "parse_pacs002"]
 
@@ -26,6 +26,12 @@ MESSAGE_NAME = "pacs.002.001.10"
 NAMESPACE = _xml.NAMESPACE_PREFIX + MESSAGE_NAME
 _ROOT = "FIToFIPmtStsRpt"
 _PATH = f"/Document/{_ROOT}"
+_HEAD = _PATH + "/GrpHdr"
+_GROUP = _PATH + "/OrgnlGrpInfAndSts"
+_T = _xml.Tags(NAMESPACE, """
+    GrpHdr MsgId CreDtTm OrgnlGrpInfAndSts OrgnlMsgId OrgnlMsgNmId GrpSts TxInfAndSts
+    OrgnlEndToEndId OrgnlTxId OrgnlUETR TxSts StsRsnInf Rsn Cd Prtry AddtlInf AccptncDtTm
+""")
 
 
 class TxStatus(msgspec.Struct, frozen=True):
@@ -56,84 +62,93 @@ class Pacs002(msgspec.Struct, frozen=True):
     group_status: str | None = None
 
 
-def _status_xml(out: list[str], tx: TxStatus, where: str) -> None:
-    out.append("<TxInfAndSts>")
-    out.append(tag("OrgnlEndToEndId", _xml.max35(tx.orgnl_end_to_end_id,
-                                                 where + "/OrgnlEndToEndId")))
-    if tx.orgnl_tx_id is not None:
-        out.append(tag("OrgnlTxId", _xml.max35(tx.orgnl_tx_id, where + "/OrgnlTxId")))
-    if tx.orgnl_uetr is not None:
-        out.append(f"<OrgnlUETR>{_xml.uetr(tx.orgnl_uetr, where + '/OrgnlUETR')}</OrgnlUETR>")
-    out.append(tag("TxSts", _xml.max4(tx.status, where + "/TxSts")))
-    reason_where = where + "/StsRsnInf"
+def _status_xml(tx: TxStatus, where: str) -> str:
+    end_to_end_id = _xml.max35_xml(tx.orgnl_end_to_end_id, where, "/OrgnlEndToEndId")
+    tx_id = "" if tx.orgnl_tx_id is None else \
+        f"<OrgnlTxId>{_xml.max35_xml(tx.orgnl_tx_id, where, '/OrgnlTxId')}</OrgnlTxId>"
+    uetr = "" if tx.orgnl_uetr is None else \
+        f"<OrgnlUETR>{_xml.uetr(tx.orgnl_uetr, where, '/OrgnlUETR')}</OrgnlUETR>"
+    status = _xml.max4_xml(tx.status, where, "/TxSts")
+    reason = ""
     if tx.reason is not None and tx.reason_proprietary is not None:
         raise MessageError("MX_BAD_VALUE", "reason and reason_proprietary are exclusive",
-                           where=reason_where + "/Rsn")
+                           where=where + "/StsRsnInf/Rsn")
     if tx.reason is not None or tx.reason_proprietary is not None or tx.additional_info:
-        out.append("<StsRsnInf>")
         if tx.reason is not None:
-            out.append(f"<Rsn>{tag('Cd', _xml.max4(tx.reason, reason_where + '/Rsn/Cd'))}</Rsn>")
+            code = _xml.max4_xml(tx.reason, where, "/StsRsnInf/Rsn/Cd")
+            reason = f"<Rsn><Cd>{code}</Cd></Rsn>"
         elif tx.reason_proprietary is not None:
-            _xml.max35(tx.reason_proprietary, reason_where + "/Rsn/Prtry")
-            out.append(f"<Rsn>{tag('Prtry', tx.reason_proprietary)}</Rsn>")
+            code = _xml.max35_xml(tx.reason_proprietary, where, "/StsRsnInf/Rsn/Prtry")
+            reason = f"<Rsn><Prtry>{code}</Prtry></Rsn>"
         if tx.additional_info is not None:
-            _xml.max105(tx.additional_info, reason_where + "/AddtlInf")
-            out.append(tag("AddtlInf", tx.additional_info))
-        out.append("</StsRsnInf>")
-    if tx.accepted_at is not None:
-        accepted = _xml.datetime_text(tx.accepted_at, where + "/AccptncDtTm")
-        out.append(f"<AccptncDtTm>{accepted}</AccptncDtTm>")
-    out.append("</TxInfAndSts>")
+            info = _xml.max105_xml(tx.additional_info, where, "/StsRsnInf/AddtlInf")
+            reason += f"<AddtlInf>{info}</AddtlInf>"
+        reason = f"<StsRsnInf>{reason}</StsRsnInf>"
+    accepted = "" if tx.accepted_at is None else \
+        f"<AccptncDtTm>{_xml.datetime_text(tx.accepted_at, where, '/AccptncDtTm')}</AccptncDtTm>"
+    return (
+        f"<TxInfAndSts><OrgnlEndToEndId>{end_to_end_id}</OrgnlEndToEndId>{tx_id}{uetr}"
+        f"<TxSts>{status}</TxSts>{reason}{accepted}</TxInfAndSts>"
+    )
+
+
+_START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
+_END = f"</{_ROOT}></Document>"
 
 
 def build_pacs002(msg: Pacs002) -> bytes:
     """The UTF-8 document; raises MessageError naming the element of any invalid value."""
-    head = _PATH + "/GrpHdr"
-    group = _PATH + "/OrgnlGrpInfAndSts"
-    out = [
-        _xml.XML_DECLARATION,
-        f'<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr>',
-        tag("MsgId", _xml.max35(msg.msg_id, head + "/MsgId")),
-        f"<CreDtTm>{_xml.datetime_text(msg.created_at, head + '/CreDtTm')}</CreDtTm>",
-        "</GrpHdr><OrgnlGrpInfAndSts>",
-        tag("OrgnlMsgId", _xml.max35(msg.orgnl_msg_id, group + "/OrgnlMsgId")),
-        tag("OrgnlMsgNmId", _xml.max35(msg.orgnl_msg_name, group + "/OrgnlMsgNmId")),
-    ]
-    if msg.group_status is not None:
-        out.append(tag("GrpSts", _xml.max4(msg.group_status, group + "/GrpSts")))
-    out.append("</OrgnlGrpInfAndSts>")
-    for index, tx in enumerate(msg.transactions, start=1):
-        _status_xml(out, tx, f"{_PATH}/TxInfAndSts[{index}]")
-    out.append(f"</{_ROOT}></Document>")
-    return "".join(out).encode()
+    msg_id = _xml.max35_xml(msg.msg_id, _HEAD, "/MsgId")
+    created_at = _xml.datetime_text(msg.created_at, _HEAD, "/CreDtTm")
+    orgnl_msg_id = _xml.max35_xml(msg.orgnl_msg_id, _GROUP, "/OrgnlMsgId")
+    orgnl_msg_name = _xml.max35_xml(msg.orgnl_msg_name, _GROUP, "/OrgnlMsgNmId")
+    group_status = "" if msg.group_status is None else \
+        f"<GrpSts>{_xml.max4_xml(msg.group_status, _GROUP, '/GrpSts')}</GrpSts>"
+    statuses = "".join(
+        _status_xml(tx, f"{_PATH}/TxInfAndSts[{index}]")
+        for index, tx in enumerate(msg.transactions, start=1)
+    )
+    return (
+        f"{_START}{msg_id}</MsgId><CreDtTm>{created_at}</CreDtTm></GrpHdr>"
+        f"<OrgnlGrpInfAndSts><OrgnlMsgId>{orgnl_msg_id}</OrgnlMsgId>"
+        f"<OrgnlMsgNmId>{orgnl_msg_name}</OrgnlMsgNmId>{group_status}</OrgnlGrpInfAndSts>"
+        f"{statuses}{_END}"
+    ).encode()
 
 
-def _parse_status(node: Node) -> TxStatus:
+def _parse_status(element: Element, where: str) -> TxStatus:
+    node = kids(element)
     reason = reason_proprietary = additional_info = None
-    reasons = node.repeated("StsRsnInf")
+    reasons = repeated(node, _T.StsRsnInf)
     if len(reasons) > 1:
         raise MessageError("MX_BAD_VALUE", "more than one StsRsnInf is not supported",
-                           where=reasons[1].path)
+                           where=where + "/StsRsnInf[2]")
     if reasons:
-        info = reasons[0]
-        rsn = info.optional("Rsn")
-        if rsn is not None:
-            reason = rsn.optional_text("Cd", _xml.max4)
-            reason_proprietary = rsn.optional_text("Prtry", _xml.max35)
+        info_where = where + "/StsRsnInf[1]"
+        info = kids(reasons[0])
+        rsn_element = optional(info, _T.Rsn, info_where)
+        if rsn_element is not None:
+            rsn = kids(rsn_element)
+            rsn_where = info_where + "/Rsn"
+            reason = optional_text(rsn, _T.Cd, _xml.max4, rsn_where)
+            reason_proprietary = optional_text(rsn, _T.Prtry, _xml.max35, rsn_where)
             if reason is None and reason_proprietary is None:
                 raise MessageError("MX_MISSING_ELEMENT", "Cd or Prtry is required",
-                                   where=rsn.path + "/Cd")
+                                   where=rsn_where + "/Cd")
         # AddtlInf repeats when the text is longer than 105 characters: rejoin the pieces.
-        pieces = [_xml.max105(piece.own_text(), piece.path) for piece in info.repeated("AddtlInf")]
+        pieces = [
+            _xml.own_text(piece, _xml.max105, f"{info_where}/AddtlInf[{index}]")
+            for index, piece in enumerate(repeated(info, _T.AddtlInf), start=1)
+        ]
         additional_info = "".join(pieces) if pieces else None
     return TxStatus(
-        orgnl_end_to_end_id=node.text("OrgnlEndToEndId", _xml.max35),
-        status=node.text("TxSts", _xml.max4),
-        orgnl_tx_id=node.optional_text("OrgnlTxId", _xml.max35),
-        orgnl_uetr=node.optional_text("OrgnlUETR", _xml.uetr),
+        orgnl_end_to_end_id=text(node, _T.OrgnlEndToEndId, _xml.max35, where),
+        status=text(node, _T.TxSts, _xml.max4, where),
+        orgnl_tx_id=optional_text(node, _T.OrgnlTxId, _xml.max35, where),
+        orgnl_uetr=optional_text(node, _T.OrgnlUETR, _xml.uetr, where),
         reason=reason,
         additional_info=additional_info,
-        accepted_at=node.optional_text("AccptncDtTm", _xml.parse_datetime),
+        accepted_at=optional_text(node, _T.AccptncDtTm, _xml.parse_datetime, where),
         reason_proprietary=reason_proprietary,
     )
 
@@ -141,21 +156,26 @@ def _parse_status(node: Node) -> TxStatus:
 def parse_pacs002(data: bytes, *, max_bytes: int = _xml.DEFAULT_MAX_BYTES) -> Pacs002:
     """Parse a pacs.002.001.10 document (hardened; see `messages.iso20022._xml`)."""
     element, _ = _xml.parse_document(data, _ROOT, (MESSAGE_NAME,), max_bytes)
-    root = Node(element, _PATH)
-    head = root.child("GrpHdr")
-    groups = root.repeated("OrgnlGrpInfAndSts")
+    root = kids(element)
+    head = kids(child(root, _T.GrpHdr, _PATH))
+    groups = repeated(root, _T.OrgnlGrpInfAndSts)
     if not groups:
         raise MessageError("MX_MISSING_ELEMENT", "OrgnlGrpInfAndSts is required",
-                           where=_PATH + "/OrgnlGrpInfAndSts")
+                           where=_GROUP)
     if len(groups) > 1:
         raise MessageError("MX_BAD_VALUE", "more than one original group is not supported",
-                           where=groups[1].path)
-    group = groups[0]
+                           where=_GROUP + "[2]")
+    group = kids(groups[0])
+    # The XPath of the one group carries its position, as every repeated element's does.
+    group_where = _GROUP + "[1]"
     return Pacs002(
-        msg_id=head.text("MsgId", _xml.max35),
-        created_at=head.text("CreDtTm", _xml.parse_datetime),
-        orgnl_msg_id=group.text("OrgnlMsgId", _xml.max35),
-        orgnl_msg_name=group.text("OrgnlMsgNmId", _xml.max35),
-        transactions=tuple(_parse_status(tx) for tx in root.repeated("TxInfAndSts")),
-        group_status=group.optional_text("GrpSts", _xml.max4),
+        msg_id=text(head, _T.MsgId, _xml.max35, _HEAD),
+        created_at=text(head, _T.CreDtTm, _xml.parse_datetime, _HEAD),
+        orgnl_msg_id=text(group, _T.OrgnlMsgId, _xml.max35, group_where),
+        orgnl_msg_name=text(group, _T.OrgnlMsgNmId, _xml.max35, group_where),
+        transactions=tuple(
+            _parse_status(tx, f"{_PATH}/TxInfAndSts[{index}]")
+            for index, tx in enumerate(repeated(root, _T.TxInfAndSts), start=1)
+        ),
+        group_status=optional_text(group, _T.GrpSts, _xml.max4, group_where),
     )

@@ -24,7 +24,7 @@ import msgspec
 
 from messages.errors import MessageError
 from messages.iso20022 import _xml
-from messages.iso20022._xml import Node, tag
+from messages.iso20022._xml import Element, Kids, child, kids, optional, optional_text, text
 
 __all__ = [
     "MESSAGE_NAME",
@@ -40,6 +40,14 @@ MESSAGE_NAME = "pacs.008.001.08"
 NAMESPACE = _xml.NAMESPACE_PREFIX + MESSAGE_NAME
 _ROOT = "FIToFICstmrCdtTrf"
 _PATH = f"/Document/{_ROOT}"
+_HEAD = _PATH + "/GrpHdr"
+_SETTLEMENT = _HEAD + "/SttlmInf"
+_T = _xml.Tags(NAMESPACE, """
+    GrpHdr MsgId CreDtTm NbOfTxs SttlmInf SttlmMtd ClrSys Cd Prtry InstgAgt InstdAgt
+    CdtTrfTxInf PmtId InstrId EndToEndId TxId UETR IntrBkSttlmAmt IntrBkSttlmDt ChrgBr
+    Dbtr DbtrAcct DbtrAgt CdtrAgt Cdtr CdtrAcct Purp RmtInf Ustrd
+    FinInstnId BICFI ClrSysMmbId ClrSysId MmbId LEI Nm PstlAdr Ctry AdrLine Id IBAN Othr
+""")
 
 # ExternalClearingSystemIdentification1Code (member ids); anything else goes out as Prtry.
 CLEARING_SYSTEM_CODES = frozenset({
@@ -108,209 +116,276 @@ class Pacs008(msgspec.Struct, frozen=True):
 
 
 # ---------------------------------------------------------------- build
+#
+# Each element is one f-string of already checked, escaped values. A check is given the XPath
+# of the transaction (or group header) and the rest of the path as a constant suffix, so the
+# full XPath is only put together when a value is refused.
 
 
-def _agent_xml(out: list[str], name: str, agent: Agent, where: str) -> None:
-    where = f"{where}/FinInstnId"
-    out.append(f"<{name}><FinInstnId>")
-    if agent.bic is not None:
-        out.append(f"<BICFI>{_xml.bic(agent.bic, where + '/BICFI')}</BICFI>")
+class _AgentPaths:
+    """XPath suffixes of an agent's values, below its parent."""
+
+    __slots__ = ("bic", "lei", "member", "member_id", "name", "system")
+
+    def __init__(self, agent: str) -> None:
+        fin = f"/{agent}/FinInstnId"
+        self.bic = fin + "/BICFI"
+        self.member = fin + "/ClrSysMmbId"
+        self.system = fin + "/ClrSysMmbId/ClrSysId/Prtry"
+        self.member_id = fin + "/ClrSysMmbId/MmbId"
+        self.lei = fin + "/LEI"
+        self.name = fin + "/Nm"
+
+
+class _PartyPaths:
+    """XPath suffixes of a party's and its account's values, below the transaction."""
+
+    __slots__ = ("account", "address", "country", "name")
+
+    def __init__(self, party: str) -> None:
+        self.name = f"/{party}/Nm"
+        self.country = f"/{party}/PstlAdr/Ctry"
+        self.address = f"/{party}/PstlAdr/AdrLine"
+        self.account = f"/{party}Acct/Id/Othr/Id"
+
+
+_AGENT_PATHS = {name: _AgentPaths(name) for name in ("InstgAgt", "InstdAgt", "DbtrAgt", "CdtrAgt")}
+_PARTY_PATHS = {name: _PartyPaths(name) for name in ("Dbtr", "Cdtr")}
+
+
+def _agent_xml(name: str, agent: Agent, where: str) -> str:
+    paths = _AGENT_PATHS[name]
+    bic = "" if agent.bic is None else f"<BICFI>{_xml.bic(agent.bic, where, paths.bic)}</BICFI>"
+    member = ""
     if agent.member_id is not None:
-        member_where = where + "/ClrSysMmbId"
-        out.append("<ClrSysMmbId>")
         system = agent.clearing_system
-        if system is not None:
-            if system in CLEARING_SYSTEM_CODES:
-                out.append(f"<ClrSysId><Cd>{system}</Cd></ClrSysId>")
-            else:
-                _xml.max35(system, member_where + "/ClrSysId/Prtry")
-                out.append(f"<ClrSysId>{tag('Prtry', system)}</ClrSysId>")
-        _xml.max35(agent.member_id, member_where + "/MmbId")
-        out.append(tag("MmbId", agent.member_id))
-        out.append("</ClrSysMmbId>")
+        if system is None:
+            system_xml = ""
+        elif system in CLEARING_SYSTEM_CODES:
+            system_xml = f"<ClrSysId><Cd>{system}</Cd></ClrSysId>"
+        else:
+            system_xml = f"<ClrSysId><Prtry>{_xml.max35_xml(system, where, paths.system)}</Prtry>"\
+                "</ClrSysId>"
+        member_id = _xml.max35_xml(agent.member_id, where, paths.member_id)
+        member = f"<ClrSysMmbId>{system_xml}<MmbId>{member_id}</MmbId></ClrSysMmbId>"
     elif agent.clearing_system is not None:
         raise MessageError(
             "MX_MISSING_ELEMENT", "a clearing system needs a member id",
-            where=where + "/ClrSysMmbId/MmbId",
+            where=where + paths.member_id,
         )
-    if agent.lei is not None:
-        out.append(f"<LEI>{_xml.lei(agent.lei, where + '/LEI')}</LEI>")
-    if agent.name is not None:
-        _xml.max140(agent.name, where + "/Nm")
-        out.append(tag("Nm", agent.name))
-    out.append(f"</FinInstnId></{name}>")
+    lei = "" if agent.lei is None else f"<LEI>{_xml.lei(agent.lei, where, paths.lei)}</LEI>"
+    nm = "" if agent.name is None else f"<Nm>{_xml.max140_xml(agent.name, where, paths.name)}</Nm>"
+    return f"<{name}><FinInstnId>{bic}{member}{lei}{nm}</FinInstnId></{name}>"
 
 
-def _party_xml(out: list[str], name: str, party: PartyAccount, where: str) -> None:
-    _xml.max140(party.name, f"{where}/{name}/Nm")
-    out.append(f"<{name}>{tag('Nm', party.name)}")
+def _party_xml(name: str, party: PartyAccount, where: str) -> str:
+    paths = _PARTY_PATHS[name]
+    nm = _xml.max140_xml(party.name, where, paths.name)
+    address = ""
     if party.country is not None or party.address_lines:
-        out.append("<PstlAdr>")
-        if party.country is not None:
-            country = _xml.country(party.country, f"{where}/{name}/PstlAdr/Ctry")
-            out.append(f"<Ctry>{country}</Ctry>")
+        country = "" if party.country is None else \
+            f"<Ctry>{_xml.country(party.country, where, paths.country)}</Ctry>"
         if len(party.address_lines) > _MAX_ADDRESS_LINES:
             raise MessageError(
                 "MX_BAD_VALUE", f"at most {_MAX_ADDRESS_LINES} address lines",
-                where=f"{where}/{name}/PstlAdr/AdrLine",
+                where=where + paths.address,
             )
-        for index, line in enumerate(party.address_lines, start=1):
-            _xml.max70(line, f"{where}/{name}/PstlAdr/AdrLine[{index}]")
-            out.append(tag("AdrLine", line))
-        out.append("</PstlAdr>")
-    out.append(f"</{name}>")
+        lines = "".join(
+            f"<AdrLine>{_xml.max70_xml(line, where, f'{paths.address}[{index}]')}</AdrLine>"
+            for index, line in enumerate(party.address_lines, start=1)
+        )
+        address = f"<PstlAdr>{country}{lines}</PstlAdr>"
+    account = ""
     if party.account is not None:
-        account = party.account
-        if _xml.is_iban(account):
-            out.append(f"<{name}Acct><Id><IBAN>{account}</IBAN></Id></{name}Acct>")
+        value = party.account
+        if _xml.is_iban(value):
+            account = f"<{name}Acct><Id><IBAN>{value}</IBAN></Id></{name}Acct>"
         else:
-            _xml.max34(account, f"{where}/{name}Acct/Id/Othr/Id")
-            out.append(f"<{name}Acct><Id><Othr>{tag('Id', account)}</Othr></Id></{name}Acct>")
+            value = _xml.max34_xml(value, where, paths.account)
+            account = f"<{name}Acct><Id><Othr><Id>{value}</Id></Othr></Id></{name}Acct>"
+    return f"<{name}><Nm>{nm}</Nm>{address}</{name}>{account}"
 
 
-def _transfer_xml(out: list[str], tx: CreditTransfer, where: str) -> None:
-    out.append("<CdtTrfTxInf><PmtId>")
-    if tx.instr_id is not None:
-        out.append(tag("InstrId", _xml.max35(tx.instr_id, where + "/PmtId/InstrId")))
-    out.append(tag("EndToEndId", _xml.max35(tx.end_to_end_id, where + "/PmtId/EndToEndId")))
-    out.append(tag("TxId", _xml.max35(tx.tx_id, where + "/PmtId/TxId")))
-    out.append(f"<UETR>{_xml.uetr(tx.uetr, where + '/PmtId/UETR')}</UETR></PmtId>")
+def _transfer_xml(tx: CreditTransfer, where: str) -> str:
+    instr_id = "" if tx.instr_id is None else \
+        f"<InstrId>{_xml.max35_xml(tx.instr_id, where, '/PmtId/InstrId')}</InstrId>"
+    end_to_end_id = _xml.max35_xml(tx.end_to_end_id, where, "/PmtId/EndToEndId")
+    tx_id = _xml.max35_xml(tx.tx_id, where, "/PmtId/TxId")
+    uetr = _xml.uetr(tx.uetr, where, "/PmtId/UETR")
     amount = _xml.amount_text(tx.amount, tx.currency, where + "/IntrBkSttlmAmt")
-    out.append(f'<IntrBkSttlmAmt Ccy="{tx.currency}">{amount}</IntrBkSttlmAmt>')
-    date = _xml.date_text(tx.settlement_date, where + "/IntrBkSttlmDt")
-    out.append(f"<IntrBkSttlmDt>{date}</IntrBkSttlmDt>")
-    out.append(f"<ChrgBr>{_charge_bearer(tx.charge_bearer, where + '/ChrgBr')}</ChrgBr>")
-    _party_xml(out, "Dbtr", tx.debtor, where)
-    _agent_xml(out, "DbtrAgt", tx.debtor_agent, where + "/DbtrAgt")
-    _agent_xml(out, "CdtrAgt", tx.creditor_agent, where + "/CdtrAgt")
-    _party_xml(out, "Cdtr", tx.creditor, where)
-    if tx.purpose is not None:
-        out.append(f"<Purp>{tag('Cd', _xml.max4(tx.purpose, where + '/Purp/Cd'))}</Purp>")
-    if tx.remittance_info is not None:
-        _xml.max140(tx.remittance_info, where + "/RmtInf/Ustrd")
-        out.append(f"<RmtInf>{tag('Ustrd', tx.remittance_info)}</RmtInf>")
-    out.append("</CdtTrfTxInf>")
+    date = _xml.date_text(tx.settlement_date, where, "/IntrBkSttlmDt")
+    charge_bearer = _charge_bearer(tx.charge_bearer, where, "/ChrgBr")
+    debtor = _party_xml("Dbtr", tx.debtor, where)
+    debtor_agent = _agent_xml("DbtrAgt", tx.debtor_agent, where)
+    creditor_agent = _agent_xml("CdtrAgt", tx.creditor_agent, where)
+    creditor = _party_xml("Cdtr", tx.creditor, where)
+    purpose = "" if tx.purpose is None else \
+        f"<Purp><Cd>{_xml.max4_xml(tx.purpose, where, '/Purp/Cd')}</Cd></Purp>"
+    remittance = "" if tx.remittance_info is None else \
+        f"<RmtInf><Ustrd>{_xml.max140_xml(tx.remittance_info, where, '/RmtInf/Ustrd')}</Ustrd>"\
+        "</RmtInf>"
+    return (
+        f"<CdtTrfTxInf><PmtId>{instr_id}<EndToEndId>{end_to_end_id}</EndToEndId>"
+        f"<TxId>{tx_id}</TxId><UETR>{uetr}</UETR></PmtId>"
+        f'<IntrBkSttlmAmt Ccy="{tx.currency}">{amount}</IntrBkSttlmAmt>'
+        f"<IntrBkSttlmDt>{date}</IntrBkSttlmDt><ChrgBr>{charge_bearer}</ChrgBr>"
+        f"{debtor}{debtor_agent}{creditor_agent}{creditor}{purpose}{remittance}</CdtTrfTxInf>"
+    )
+
+
+_START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
+_END = f"</{_ROOT}></Document>"
 
 
 def build_pacs008(msg: Pacs008) -> bytes:
     """The UTF-8 document; raises MessageError naming the element of any invalid value."""
-    head = _PATH + "/GrpHdr"
-    if not msg.transactions:
+    transactions = msg.transactions
+    if not transactions:
         raise MessageError(
             "MX_MISSING_ELEMENT", "at least one transaction is required",
             where=_PATH + "/CdtTrfTxInf",
         )
-    out = [
-        _xml.XML_DECLARATION,
-        f'<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr>',
-        tag("MsgId", _xml.max35(msg.msg_id, head + "/MsgId")),
-        f"<CreDtTm>{_xml.datetime_text(msg.created_at, head + '/CreDtTm')}</CreDtTm>",
-        f"<NbOfTxs>{len(msg.transactions)}</NbOfTxs><SttlmInf>",
-        f"<SttlmMtd>{_settlement_method(msg.settlement_method, head + '/SttlmInf/SttlmMtd')}"
-        "</SttlmMtd>",
-    ]
+    msg_id = _xml.max35_xml(msg.msg_id, _HEAD, "/MsgId")
+    created_at = _xml.datetime_text(msg.created_at, _HEAD, "/CreDtTm")
+    method = _settlement_method(msg.settlement_method, _SETTLEMENT, "/SttlmMtd")
     system = msg.clearing_system
-    if system is not None:
-        if system in CASH_CLEARING_SYSTEM_CODES:
-            out.append(f"<ClrSys><Cd>{system}</Cd></ClrSys>")
-        else:
-            _xml.max35(system, head + "/SttlmInf/ClrSys/Prtry")
-            out.append(f"<ClrSys>{tag('Prtry', system)}</ClrSys>")
-    out.append("</SttlmInf>")
-    if msg.instructing_agent is not None:
-        _agent_xml(out, "InstgAgt", msg.instructing_agent, head + "/InstgAgt")
-    if msg.instructed_agent is not None:
-        _agent_xml(out, "InstdAgt", msg.instructed_agent, head + "/InstdAgt")
-    out.append("</GrpHdr>")
-    for index, tx in enumerate(msg.transactions, start=1):
-        _transfer_xml(out, tx, f"{_PATH}/CdtTrfTxInf[{index}]")
-    out.append(f"</{_ROOT}></Document>")
-    return "".join(out).encode()
+    if system is None:
+        clearing = ""
+    elif system in CASH_CLEARING_SYSTEM_CODES:
+        clearing = f"<ClrSys><Cd>{system}</Cd></ClrSys>"
+    else:
+        clearing = f"<ClrSys><Prtry>{_xml.max35_xml(system, _SETTLEMENT, '/ClrSys/Prtry')}"\
+            "</Prtry></ClrSys>"
+    instructing = "" if msg.instructing_agent is None else \
+        _agent_xml("InstgAgt", msg.instructing_agent, _HEAD)
+    instructed = "" if msg.instructed_agent is None else \
+        _agent_xml("InstdAgt", msg.instructed_agent, _HEAD)
+    if len(transactions) == 1:
+        body = _transfer_xml(transactions[0], _PATH + "/CdtTrfTxInf[1]")
+    else:
+        body = "".join(
+            _transfer_xml(tx, f"{_PATH}/CdtTrfTxInf[{index}]")
+            for index, tx in enumerate(transactions, start=1)
+        )
+    return (
+        f"{_START}{msg_id}</MsgId><CreDtTm>{created_at}</CreDtTm>"
+        f"<NbOfTxs>{len(transactions)}</NbOfTxs><SttlmInf><SttlmMtd>{method}</SttlmMtd>"
+        f"{clearing}</SttlmInf>{instructing}{instructed}</GrpHdr>{body}{_END}"
+    ).encode()
 
 
 # ---------------------------------------------------------------- parse
+#
+# Read in document order so the first error reported is the first one in the document; each
+# function takes its element's children (`kids`) and the element's XPath for errors.
 
 
-def _choice(node: Node, where_missing: str) -> str:
+def _choice(element: Element, where: str) -> str:
     """Value of a Cd/Prtry choice."""
-    code = node.optional_text("Cd", _xml.max35)
+    if len(element) == 1:  # the usual shape, a lone Cd: no index needed
+        first = element[0]
+        if first.tag == _T.Cd:
+            return _xml.own_text(first, _xml.max35, where + "/Cd")
+    index = kids(element)
+    code = optional_text(index, _T.Cd, _xml.max35, where)
     if code is not None:
         return code
-    proprietary = node.optional_text("Prtry", _xml.max35)
+    proprietary = optional_text(index, _T.Prtry, _xml.max35, where)
     if proprietary is None:
-        raise MessageError("MX_MISSING_ELEMENT", "Cd or Prtry is required", where=where_missing)
+        raise MessageError("MX_MISSING_ELEMENT", "Cd or Prtry is required", where=where + "/Cd")
     return proprietary
 
 
-def parse_agent(node: Node) -> Agent:
-    """Agent from a BranchAndFinancialInstitutionIdentification6 element."""
-    fin = node.child("FinInstnId")
+def _parse_agent(element: Element, where: str) -> Agent:
+    """Agent from a BranchAndFinancialInstitutionIdentification6 element at XPath `where`."""
+    fin = kids(_xml.only(element, _T.FinInstnId, where))
+    where += "/FinInstnId"
     member_id = clearing_system = None
-    member = fin.optional("ClrSysMmbId")
-    if member is not None:
-        member_id = member.text("MmbId", _xml.max35)
-        system = member.optional("ClrSysId")
+    member_element = optional(fin, _T.ClrSysMmbId, where)
+    if member_element is not None:
+        member_where = where + "/ClrSysMmbId"
+        member = kids(member_element)
+        member_id = text(member, _T.MmbId, _xml.max35, member_where)
+        system = optional(member, _T.ClrSysId, member_where)
         if system is not None:
-            clearing_system = _choice(system, system.path + "/Cd")
+            clearing_system = _choice(system, member_where + "/ClrSysId")
     return Agent(
-        bic=fin.optional_text("BICFI", _xml.bic),
+        bic=optional_text(fin, _T.BICFI, _xml.bic, where),
         member_id=member_id,
         clearing_system=clearing_system,
-        lei=fin.optional_text("LEI", _xml.lei),
-        name=fin.optional_text("Nm", _xml.max140),
+        lei=optional_text(fin, _T.LEI, _xml.lei, where),
+        name=optional_text(fin, _T.Nm, _xml.max140, where),
     )
 
 
-def _parse_party(tx: Node, name: str) -> PartyAccount:
-    party = tx.child(name)
+_PARTY_TAGS = {"Dbtr": (_T.Dbtr, _T.DbtrAcct), "Cdtr": (_T.Cdtr, _T.CdtrAcct)}
+
+
+def _parse_party(tx: Kids, name: str, where: str) -> PartyAccount:
+    """The party `name` (Dbtr or Cdtr) and its account, from the transaction at `where`."""
+    party_tag, account_tag = _PARTY_TAGS[name]
+    party_where = f"{where}/{name}"
+    party = kids(child(tx, party_tag, where))
     country: str | None = None
     lines: tuple[str, ...] = ()
-    address = party.optional("PstlAdr")
-    if address is not None:
-        country = address.optional_text("Ctry", _xml.country)
-        lines = tuple(
-            _xml.max70(line.own_text(), line.path) for line in address.repeated("AdrLine")
-        )
+    address_element = optional(party, _T.PstlAdr, party_where)
+    if address_element is not None:
+        address_where = party_where + "/PstlAdr"
+        address = kids(address_element)
+        country = optional_text(address, _T.Ctry, _xml.country, address_where)
+        if _T.AdrLine in address:
+            lines = tuple(
+                _xml.own_text(line, _xml.max70, f"{address_where}/AdrLine[{index}]")
+                for index, line in enumerate(_xml.repeated(address, _T.AdrLine), start=1)
+            )
         if len(lines) > _MAX_ADDRESS_LINES:
             raise MessageError("MX_BAD_VALUE", f"at most {_MAX_ADDRESS_LINES} address lines",
-                               where=address.path + "/AdrLine")
+                               where=address_where + "/AdrLine")
     account: str | None = None
-    account_node = tx.optional(name + "Acct")
-    if account_node is not None:
-        identification = account_node.child("Id")
-        iban = identification.optional("IBAN")
+    account_element = optional(tx, account_tag, where)
+    if account_element is not None:
+        account_where = f"{where}/{name}Acct"
+        id_where = account_where + "/Id"
+        identification = kids(_xml.only(account_element, _T.Id, account_where))
+        iban = optional(identification, _T.IBAN, id_where)
         if iban is not None:
-            account = iban.own_text()
+            account = _xml.own_text(iban, _any_text, id_where + "/IBAN")
             if not _xml.is_iban(account):
                 raise MessageError("MX_BAD_VALUE", f"{account!r} is not a valid IBAN",
-                                   where=iban.path)
+                                   where=id_where + "/IBAN")
         else:
-            other = identification.optional("Othr")
+            other = optional(identification, _T.Othr, id_where)
             if other is None:
                 raise MessageError("MX_MISSING_ELEMENT", "IBAN or Othr is required",
-                                   where=identification.path + "/Othr")
-            account = other.text("Id", _xml.max34)
+                                   where=id_where + "/Othr")
+            account = _xml.only_text(other, _T.Id, _xml.max34, id_where + "/Othr")
     return PartyAccount(
-        name=party.text("Nm", _xml.max140), account=account, country=country, address_lines=lines
+        name=text(party, _T.Nm, _xml.max140, party_where),
+        account=account, country=country, address_lines=lines,
     )
 
 
-def _parse_transfer(tx: Node) -> CreditTransfer:
-    # Read in document order so the first error reported is the first one in the document.
-    payment_id = tx.child("PmtId")
-    instr_id = payment_id.optional_text("InstrId", _xml.max35)
-    end_to_end_id = payment_id.text("EndToEndId", _xml.max35)
-    tx_id = payment_id.text("TxId", _xml.max35)
-    uetr = payment_id.text("UETR", _xml.uetr)
-    amount, currency = tx.amount("IntrBkSttlmAmt")
-    settlement_date = tx.text("IntrBkSttlmDt", _xml.parse_date)
-    charge_bearer = tx.text("ChrgBr", _charge_bearer)
-    debtor = _parse_party(tx, "Dbtr")
-    debtor_agent = parse_agent(tx.child("DbtrAgt"))
-    creditor_agent = parse_agent(tx.child("CdtrAgt"))
-    creditor = _parse_party(tx, "Cdtr")
-    purpose = tx.optional("Purp")
-    remittance = tx.optional("RmtInf")
+def _any_text(value: str, where: str) -> str:
+    return value
+
+
+def _parse_transfer(element: Element, where: str) -> CreditTransfer:
+    tx = kids(element)
+    pmt_where = where + "/PmtId"
+    payment_id = kids(child(tx, _T.PmtId, where))
+    instr_id = optional_text(payment_id, _T.InstrId, _xml.max35, pmt_where)
+    end_to_end_id = text(payment_id, _T.EndToEndId, _xml.max35, pmt_where)
+    tx_id = text(payment_id, _T.TxId, _xml.max35, pmt_where)
+    uetr = text(payment_id, _T.UETR, _xml.uetr, pmt_where)
+    amount, currency = _xml.amount(tx, _T.IntrBkSttlmAmt, where)
+    settlement_date = text(tx, _T.IntrBkSttlmDt, _xml.parse_date, where)
+    charge_bearer = text(tx, _T.ChrgBr, _charge_bearer, where)
+    debtor = _parse_party(tx, "Dbtr", where)
+    debtor_agent = _parse_agent(child(tx, _T.DbtrAgt, where), where + "/DbtrAgt")
+    creditor_agent = _parse_agent(child(tx, _T.CdtrAgt, where), where + "/CdtrAgt")
+    creditor = _parse_party(tx, "Cdtr", where)
+    purpose = optional(tx, _T.Purp, where)
+    remittance = optional(tx, _T.RmtInf, where)
     return CreditTransfer(
         end_to_end_id=end_to_end_id,
         tx_id=tx_id,
@@ -324,36 +399,43 @@ def _parse_transfer(tx: Node) -> CreditTransfer:
         creditor_agent=creditor_agent,
         charge_bearer=charge_bearer,
         instr_id=instr_id,
-        purpose=None if purpose is None else purpose.text("Cd", _xml.max4),
-        remittance_info=None if remittance is None else remittance.text("Ustrd", _xml.max140),
+        purpose=None if purpose is None else
+        _xml.only_text(purpose, _T.Cd, _xml.max4, where + "/Purp"),
+        remittance_info=None if remittance is None else
+        _xml.only_text(remittance, _T.Ustrd, _xml.max140, where + "/RmtInf"),
     )
 
 
 def parse_pacs008(data: bytes, *, max_bytes: int = _xml.DEFAULT_MAX_BYTES) -> Pacs008:
     """Parse a pacs.008.001.08 document (hardened; see `messages.iso20022._xml`)."""
     element, _ = _xml.parse_document(data, _ROOT, (MESSAGE_NAME,), max_bytes)
-    root = Node(element, _PATH)
-    head = root.child("GrpHdr")
-    settlement = head.child("SttlmInf")
-    clearing = settlement.optional("ClrSys")
-    instructing = head.optional("InstgAgt")
-    instructed = head.optional("InstdAgt")
-    transactions = tuple(_parse_transfer(tx) for tx in root.repeated("CdtTrfTxInf"))
+    root = kids(element)
+    head = kids(child(root, _T.GrpHdr, _PATH))
+    settlement = kids(child(head, _T.SttlmInf, _HEAD))
+    clearing = optional(settlement, _T.ClrSys, _SETTLEMENT)
+    instructing = optional(head, _T.InstgAgt, _HEAD)
+    instructed = optional(head, _T.InstdAgt, _HEAD)
+    transactions = tuple(
+        _parse_transfer(tx, f"{_PATH}/CdtTrfTxInf[{index}]")
+        for index, tx in enumerate(_xml.repeated(root, _T.CdtTrfTxInf), start=1)
+    )
     if not transactions:
         raise MessageError("MX_MISSING_ELEMENT", "CdtTrfTxInf is required",
                            where=_PATH + "/CdtTrfTxInf")
-    count = head.text("NbOfTxs", _xml.max35)
+    count = text(head, _T.NbOfTxs, _xml.max35, _HEAD)
     if count != str(len(transactions)):
         raise MessageError("MX_BAD_VALUE",
                            f"NbOfTxs {count} but {len(transactions)} transactions",
-                           where=head.path + "/NbOfTxs")
+                           where=_HEAD + "/NbOfTxs")
     return Pacs008(
-        msg_id=head.text("MsgId", _xml.max35),
-        created_at=head.text("CreDtTm", _xml.parse_datetime),
+        msg_id=text(head, _T.MsgId, _xml.max35, _HEAD),
+        created_at=text(head, _T.CreDtTm, _xml.parse_datetime, _HEAD),
         transactions=transactions,
-        settlement_method=settlement.text("SttlmMtd", _settlement_method),
-        clearing_system=None if clearing is None else _choice(clearing, clearing.path + "/Cd"),
-        instructing_agent=None if instructing is None else parse_agent(instructing),
-        instructed_agent=None if instructed is None else parse_agent(instructed),
+        settlement_method=text(settlement, _T.SttlmMtd, _settlement_method, _SETTLEMENT),
+        clearing_system=None if clearing is None else
+        _choice(clearing, _SETTLEMENT + "/ClrSys"),
+        instructing_agent=None if instructing is None else
+        _parse_agent(instructing, _HEAD + "/InstgAgt"),
+        instructed_agent=None if instructed is None else
+        _parse_agent(instructed, _HEAD + "/InstdAgt"),
     )
-

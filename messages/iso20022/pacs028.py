@@ -18,7 +18,7 @@ import msgspec
 
 from messages.errors import MessageError
 from messages.iso20022 import _xml
-from messages.iso20022._xml import Node, tag
+from messages.iso20022._xml import kids, optional_text, repeated, text
 
 __all__ = ["MESSAGE_NAME", "StatusRequest", "build_pacs028", "parse_pacs028"]
 
@@ -26,6 +26,9 @@ MESSAGE_NAME = "pacs.028.001.03"
 NAMESPACE = _xml.NAMESPACE_PREFIX + MESSAGE_NAME
 _ROOT = "FIToFIPmtStsReq"
 _PATH = f"/Document/{_ROOT}"
+_HEAD = _PATH + "/GrpHdr"
+_T = _xml.Tags(NAMESPACE, "GrpHdr MsgId CreDtTm OrgnlGrpInf OrgnlMsgId OrgnlMsgNmId TxInf "
+                          "OrgnlEndToEndId OrgnlUETR")
 
 
 class StatusRequest(msgspec.Struct, frozen=True):
@@ -44,9 +47,12 @@ class StatusRequest(msgspec.Struct, frozen=True):
     orgnl_msg_name: str | None = None
 
 
+_START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
+_END = f"</{_ROOT}></Document>"
+
+
 def build_pacs028(msg: StatusRequest) -> bytes:
     """The UTF-8 document; raises MessageError naming the element of any invalid value."""
-    head = _PATH + "/GrpHdr"
     if not msg.orgnl_end_to_end_ids:
         raise MessageError("MX_MISSING_ELEMENT", "at least one transaction is required",
                            where=_PATH + "/TxInf")
@@ -54,56 +60,60 @@ def build_pacs028(msg: StatusRequest) -> bytes:
     if len(uetrs) != len(msg.orgnl_end_to_end_ids):
         raise MessageError("MX_BAD_VALUE", "one UETR (or None) per end-to-end id",
                            where=_PATH + "/TxInf/OrgnlUETR")
-    out = [
-        _xml.XML_DECLARATION,
-        f'<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr>',
-        tag("MsgId", _xml.max35(msg.msg_id, head + "/MsgId")),
-        f"<CreDtTm>{_xml.datetime_text(msg.created_at, head + '/CreDtTm')}</CreDtTm>",
-        "</GrpHdr>",
-    ]
+    msg_id = _xml.max35_xml(msg.msg_id, _HEAD, "/MsgId")
+    created_at = _xml.datetime_text(msg.created_at, _HEAD, "/CreDtTm")
     if (msg.orgnl_msg_id is None) != (msg.orgnl_msg_name is None):
         raise MessageError("MX_MISSING_ELEMENT", "original message id and name go together",
                            where=_PATH + "/OrgnlGrpInf")
+    group = ""
     if msg.orgnl_msg_id is not None and msg.orgnl_msg_name is not None:
-        group = _PATH + "/OrgnlGrpInf"
-        out.append("<OrgnlGrpInf>")
-        out.append(tag("OrgnlMsgId", _xml.max35(msg.orgnl_msg_id, group + "/OrgnlMsgId")))
-        out.append(tag("OrgnlMsgNmId", _xml.max35(msg.orgnl_msg_name, group + "/OrgnlMsgNmId")))
-        out.append("</OrgnlGrpInf>")
+        where = _PATH + "/OrgnlGrpInf"
+        orgnl_msg_id = _xml.max35_xml(msg.orgnl_msg_id, where, "/OrgnlMsgId")
+        orgnl_msg_name = _xml.max35_xml(msg.orgnl_msg_name, where, "/OrgnlMsgNmId")
+        group = (f"<OrgnlGrpInf><OrgnlMsgId>{orgnl_msg_id}</OrgnlMsgId>"
+                 f"<OrgnlMsgNmId>{orgnl_msg_name}</OrgnlMsgNmId></OrgnlGrpInf>")
+    out = [f"{_START}{msg_id}</MsgId><CreDtTm>{created_at}</CreDtTm></GrpHdr>{group}"]
     for index, (end_to_end_id, uetr) in enumerate(
         zip(msg.orgnl_end_to_end_ids, uetrs, strict=True), start=1
     ):
         where = f"{_PATH}/TxInf[{index}]"
-        out.append("<TxInf>")
-        out.append(tag("OrgnlEndToEndId", _xml.max35(end_to_end_id, where + "/OrgnlEndToEndId")))
-        if uetr is not None:
-            out.append(f"<OrgnlUETR>{_xml.uetr(uetr, where + '/OrgnlUETR')}</OrgnlUETR>")
-        out.append("</TxInf>")
-    out.append(f"</{_ROOT}></Document>")
+        end_to_end_xml = _xml.max35_xml(end_to_end_id, where, "/OrgnlEndToEndId")
+        uetr_xml = "" if uetr is None else \
+            f"<OrgnlUETR>{_xml.uetr(uetr, where, '/OrgnlUETR')}</OrgnlUETR>"
+        out.append(f"<TxInf><OrgnlEndToEndId>{end_to_end_xml}</OrgnlEndToEndId>{uetr_xml}"
+                   "</TxInf>")
+    out.append(_END)
     return "".join(out).encode()
 
 
 def parse_pacs028(data: bytes, *, max_bytes: int = _xml.DEFAULT_MAX_BYTES) -> StatusRequest:
     """Parse a pacs.028.001.03 document (hardened; see `messages.iso20022._xml`)."""
     element, _ = _xml.parse_document(data, _ROOT, (MESSAGE_NAME,), max_bytes)
-    root = Node(element, _PATH)
-    head = root.child("GrpHdr")
-    transactions: list[Node] = root.repeated("TxInf")
+    root = kids(element)
+    head = kids(_xml.child(root, _T.GrpHdr, _PATH))
+    transactions = [
+        (kids(tx), f"{_PATH}/TxInf[{index}]")
+        for index, tx in enumerate(repeated(root, _T.TxInf), start=1)
+    ]
     if not transactions:
         raise MessageError("MX_MISSING_ELEMENT", "TxInf is required", where=_PATH + "/TxInf")
-    uetrs = tuple(tx.optional_text("OrgnlUETR", _xml.uetr) for tx in transactions)
+    uetrs = tuple(optional_text(tx, _T.OrgnlUETR, _xml.uetr, where) for tx, where in transactions)
     orgnl_msg_id = orgnl_msg_name = None
-    groups = root.repeated("OrgnlGrpInf")
+    groups = repeated(root, _T.OrgnlGrpInf)
     if len(groups) > 1:
         raise MessageError("MX_BAD_VALUE", "more than one original group is not supported",
-                           where=groups[1].path)
+                           where=_PATH + "/OrgnlGrpInf[2]")
     if groups:
-        orgnl_msg_id = groups[0].text("OrgnlMsgId", _xml.max35)
-        orgnl_msg_name = groups[0].text("OrgnlMsgNmId", _xml.max35)
+        group = kids(groups[0])
+        where = _PATH + "/OrgnlGrpInf[1]"
+        orgnl_msg_id = text(group, _T.OrgnlMsgId, _xml.max35, where)
+        orgnl_msg_name = text(group, _T.OrgnlMsgNmId, _xml.max35, where)
     return StatusRequest(
-        msg_id=head.text("MsgId", _xml.max35),
-        created_at=head.text("CreDtTm", _xml.parse_datetime),
-        orgnl_end_to_end_ids=tuple(tx.text("OrgnlEndToEndId", _xml.max35) for tx in transactions),
+        msg_id=text(head, _T.MsgId, _xml.max35, _HEAD),
+        created_at=text(head, _T.CreDtTm, _xml.parse_datetime, _HEAD),
+        orgnl_end_to_end_ids=tuple(
+            text(tx, _T.OrgnlEndToEndId, _xml.max35, where) for tx, where in transactions
+        ),
         orgnl_uetrs=uetrs if any(uetr is not None for uetr in uetrs) else (),
         orgnl_msg_id=orgnl_msg_id,
         orgnl_msg_name=orgnl_msg_name,
