@@ -49,6 +49,11 @@ class ChannelAdapter(ABC):
     def __init__(self) -> None:
         self.on_status: StatusCallback = _unset
 
+    @property
+    @abstractmethod
+    def connected(self) -> bool:
+        """Whether a submit now could reach the channel (the engine holds payments otherwise)."""
+
     @abstractmethod
     async def start(self) -> None:
         """Connect (and sign on where the channel needs it)."""

@@ -115,6 +115,9 @@ class IbpsAdapter(ChannelAdapter):
         try:
             await self._connect()
         except OSError as err:
+            # Keep trying in the background: a switch started before its channel must not
+            # stay cut off from it until someone restarts the switch.
+            self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
             raise ChannelError(f"IBPS: cannot connect to {self._host}:{self._port}: {err}") from err
 
     async def close(self) -> None:

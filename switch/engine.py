@@ -328,6 +328,10 @@ class PaymentEngine:
                 return
             p = move(p, State.ROUTED, "route: " + "; ".join(decision.explanation),
                      channel=decision.channel, fee=decision.fee)
+            if not self.adapters[decision.channel].connected:
+                # Hold it ROUTED without writing anything more until the channel is back.
+                self._later(self.retry_delay_s, _Resubmit(p.payment_id))
+                return
             p = move(p, State.SUBMITTED, f"submit to {decision.channel}",
                      events=(_event("payment.submitted", p.order, channel=p.channel),))
             effects.send.append(p)
@@ -335,7 +339,11 @@ class PaymentEngine:
             p = current(item.payment_id)
             if p is None or p.state != State.ROUTED:
                 return
-            p = move(p, State.SUBMITTED, f"resubmit to {p.channel}")
+            if not self.adapters[p.channel or ""].connected:
+                self._later(self.retry_delay_s, _Resubmit(p.payment_id))
+                return
+            p = move(p, State.SUBMITTED, f"submit to {p.channel}",
+                     events=(_event("payment.submitted", p.order, channel=p.channel),))
             effects.send.append(p)
         elif isinstance(item, _Inquire):
             p = current(item.payment_id)
