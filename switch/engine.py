@@ -328,23 +328,11 @@ class PaymentEngine:
                 return
             p = move(p, State.ROUTED, "route: " + "; ".join(decision.explanation),
                      channel=decision.channel, fee=decision.fee)
-            if not self.adapters[decision.channel].connected:
-                # Hold it ROUTED without writing anything more until the channel is back.
-                self._later(self.retry_delay_s, _Resubmit(p.payment_id))
-                return
-            p = move(p, State.SUBMITTED, f"submit to {decision.channel}",
-                     events=(_event("payment.submitted", p.order, channel=p.channel),))
-            effects.send.append(p)
+            self._submit_when_open(p, move, effects)
         elif isinstance(item, _Resubmit):
             p = current(item.payment_id)
-            if p is None or p.state != State.ROUTED:
-                return
-            if not self.adapters[p.channel or ""].connected:
-                self._later(self.retry_delay_s, _Resubmit(p.payment_id))
-                return
-            p = move(p, State.SUBMITTED, f"submit to {p.channel}",
-                     events=(_event("payment.submitted", p.order, channel=p.channel),))
-            effects.send.append(p)
+            if p is not None and p.state == State.ROUTED:
+                self._submit_when_open(p, move, effects)
         elif isinstance(item, _Inquire):
             p = current(item.payment_id)
             if p is not None and p.state in (State.SUBMITTED, State.UNKNOWN):
@@ -359,6 +347,15 @@ class PaymentEngine:
                 self._later(self.retry_delay_s, _Resubmit(p.payment_id))
         elif isinstance(item, ChannelStatus):
             self._plan_status(item, current, move, effects)
+
+    def _submit_when_open(self, p: Payment, move: Any, effects: _SideEffects) -> None:
+        if not self.adapters[p.channel or ""].connected:
+            # Hold it ROUTED without writing anything more until the channel is back.
+            self._later(self.retry_delay_s, _Resubmit(p.payment_id))
+            return
+        p = move(p, State.SUBMITTED, f"submit to {p.channel}",
+                 events=(_event("payment.submitted", p.order, channel=p.channel),))
+        effects.send.append(p)
 
     def _plan_status(
         self, st: ChannelStatus, current: Any, move: Any, effects: _SideEffects
