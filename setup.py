@@ -7,7 +7,7 @@ extensions the pure-Python twins run, only slower); PAYSWITCH_REQUIRE_EXT=1 make
 import os
 import sys
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 try:
@@ -15,8 +15,11 @@ try:
 except ImportError:  # only when someone bypasses the pyproject build-system
     cythonize = None
 
+TOP_LEVEL = ["switch", "adapters", "routing", "accounting", "messages", "fastpath", "simulators",
+             "bench"]
+
 # One .pyx per hot-path concern; each has a pure twin named _<module>_py.py.
-FASTPATH_MODULES = ["fastpath/_framescan.pyx"]
+FASTPATH_MODULES = ["fastpath/_framescan.pyx", "fastpath/_route.pyx"]
 
 
 class OptionalBuildExt(build_ext):
@@ -53,12 +56,10 @@ setup(
     version="0.1.0",
     description="Payment clearing and settlement switch",
     python_requires=">=3.11",
-    packages=[
-        "switch", "switch.store", "adapters", "routing", "accounting", "messages",
-        "messages.iso20022", "fastpath", "simulators", "bench",
-    ],
+    # Every subpackage of the top-level folders, so a new one cannot be forgotten here.
+    packages=find_packages(include=[f"{top}*" for top in TOP_LEVEL]),
     package_data={"fastpath": ["*.pyi", "*.pxd", "*.pyx", "py.typed"],
-                  "switch": ["*.toml"]},
+                  "switch": ["*.toml"], "routing": ["*.toml"]},
     ext_modules=ext_modules,
     cmdclass={"build_ext": OptionalBuildExt},
     install_requires=[

@@ -7,7 +7,7 @@ import logging
 from accounting.poster import LedgerPoster
 from adapters.base import ChannelAdapter
 from adapters.ibps import IbpsAdapter
-from routing.minimal import MinimalRouter
+from routing import Router, load_catalogue
 from switch.clock import Clock, SystemClock
 from switch.config import SwitchConfig, default_store_url
 from switch.engine import PaymentEngine
@@ -33,8 +33,10 @@ class SwitchApp:
                 ibps.host, ibps.port, clock=self.clock, sender_bank=config.bank.cnaps_code,
                 reply_timeout=ibps.reply_timeout_s,
             )
+        # Only channels this switch can reach are candidates.
+        catalogue = load_catalogue(config.routing.catalogue or None).only(adapters)
         self.engine = PaymentEngine(
-            store=self.store, clock=self.clock, router=MinimalRouter(), adapters=adapters,
+            store=self.store, clock=self.clock, router=Router(catalogue), adapters=adapters,
             batch_max=config.store.group_commit_max,
         )
         self.server = SwitchServer(

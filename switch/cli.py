@@ -117,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listening port, overriding [server].port")
     serve.set_defaults(func=cmd_serve)
 
+    # `route` owns its options (routing/cli.py); main() hands them over untouched.
+    sub.add_parser("route", help="explain a routing decision: "
+                                 "route --explain ORDER.json [--at ISO-8601] [--catalogue FILE]")
+
     sim = sub.add_parser("simulate", help="run a channel simulator")
     sim.add_argument("channel", help="IBPS")
     sim.add_argument("--port", type=int, default=0)
@@ -128,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["route"]:
+        from routing.cli import explain_main
+
+        return explain_main(argv[1:])
     args = build_parser().parse_args(argv)
     _logging(args.log_level)
     try:

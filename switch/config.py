@@ -46,12 +46,17 @@ class ChannelsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ibps: IbpsChannelConfig | None = None
 
 
+class RoutingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    catalogue: str = ""  # channel catalogue TOML; empty: the one shipped in routing/
+
+
 class SwitchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     bank: BankConfig = msgspec.field(default_factory=BankConfig)
     clients: dict[str, ClientConfig] = msgspec.field(default_factory=dict)
     channels: ChannelsConfig = msgspec.field(default_factory=ChannelsConfig)
+    routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
 
 
 def load_config(path: str | Path) -> SwitchConfig:

@@ -20,7 +20,7 @@ import msgspec
 
 from adapters.base import ChannelAdapter, ChannelError, ChannelStatus, Outcome
 from messages.errors import MessageError
-from routing.minimal import MinimalRouter
+from routing.router import Router
 from switch.clock import Clock, iso
 from switch.order import Order, Payment
 from switch.states import TERMINAL, State, can_move
@@ -83,7 +83,7 @@ class PaymentEngine:
         *,
         store: Store,
         clock: Clock,
-        router: MinimalRouter,
+        router: Router,
         adapters: dict[str, ChannelAdapter],
         batch_max: int = 2000,
         retry_delay_s: float = 1.0,
@@ -154,7 +154,7 @@ class PaymentEngine:
         )
         for p in pending:
             self._live[p.payment_id] = p
-            if p.state == State.ACCEPTED:
+            if p.state in (State.ACCEPTED, State.SCHEDULED):
                 self._put(_Route(p))
             elif p.state == State.ROUTED:
                 self._put(_Resubmit(p.payment_id))
@@ -315,19 +315,30 @@ class PaymentEngine:
 
         if isinstance(item, _Route):
             p = current(item.payment.payment_id)
-            if p is None or p.state != State.ACCEPTED:
+            if p is None or p.state not in (State.ACCEPTED, State.SCHEDULED):
                 return
-            decision = self.router.decide(p.order, self.clock.now())
+            clock_now = self.clock.now()
+            decision = self.router.decide(p.order, clock_now)
+            why = "route: " + decision.summary()
             if decision.channel is None:
-                move(p, State.REJECTED, "route: " + "; ".join(decision.explanation),
-                     reason=decision.reason, events=(_event("payment.rejected", p.order),))
+                move(p, State.REJECTED, why, reason=decision.reason,
+                     events=(_event("payment.rejected", p.order),))
                 return
             if decision.channel not in self.adapters:
                 move(p, State.REJECTED, f"route: channel {decision.channel} not connected",
                      reason="AG01", events=(_event("payment.rejected", p.order),))
                 return
-            p = move(p, State.ROUTED, "route: " + "; ".join(decision.explanation),
-                     channel=decision.channel, fee=decision.fee)
+            if decision.scheduled_for is not None:
+                # Nothing can take it now but a channel can before its deadline: wait for the
+                # window, then decide again (limits and health may have changed meanwhile).
+                if p.state == State.ACCEPTED:
+                    p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee)
+                    move(p, State.SCHEDULED,
+                         f"scheduled for {decision.scheduled_for.isoformat()}")
+                wait = (decision.scheduled_for - clock_now).total_seconds()
+                self._later(max(wait, 0.0), _Route(p))
+                return
+            p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee)
             self._submit_when_open(p, move, effects)
         elif isinstance(item, _Resubmit):
             p = current(item.payment_id)
