@@ -158,3 +158,14 @@ def test_non_utf8_file_is_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.key == str(path)
+
+
+def test_the_documented_example_configuration_loads() -> None:
+    from pathlib import Path
+
+    from switch.config import load_config
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "payswitch.example.toml"
+    cfg = load_config(example)
+    assert cfg.server.port == 7400 and "CORE-BANKING" in cfg.clients
+    assert cfg.channels.ibps is not None and cfg.routing.catalogue == ""
