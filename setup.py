@@ -75,6 +75,7 @@ setup(
             "pytest-asyncio>=1.4",  # pytest_asyncio_loop_factories (uvloop)
             "pytest-benchmark>=4.0",
             "pytest-timeout>=2.0",
+            "pyiso8583>=4.0",  # an ISO 8583 codec we did not write: cross-checks and bench
             "hypothesis>=6.100",
             "ruff>=0.5",
             "mypy>=1.10",
