@@ -574,3 +574,79 @@ def parse_date(text: str, where: str) -> datetime.date:
         return datetime.date.fromisoformat(text)
     except ValueError as exc:
         raise _bad(where, f"{text!r}: {exc}") from None
+
+
+# ---------------------------------------------------------------- values of the camt reports
+
+max500 = text_check(500)
+max500_xml = text_xml(500)
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+_COUNT = re.compile(r"[0-9]{1,18}")
+_PAGE = re.compile(r"[0-9]{1,5}")
+
+
+def balance_amount_text(minor: int, currency: str, where: str) -> str:
+    """Decimal text of a balance: like `amount_text`, but zero is a valid balance."""
+    if minor == 0 and type(minor) is int:
+        currency_check(currency, f"{where}/@Ccy")
+        return format_amount(0, currency)
+    return amount_text(minor, currency, where)
+
+
+def parse_boolean(text: str, where: str) -> bool:
+    """xs:boolean: true, false, 1 or 0."""
+    found = _BOOLEANS.get(text)
+    if found is None:
+        raise _bad(where, f"{text!r} is not a boolean")
+    return found
+
+
+def count_text(value: int, where: str, suffix: str = "") -> str:
+    """A Number with no fraction (sequence numbers): a non-negative integer of up to 18 digits."""
+    if type(value) is int and 0 <= value < _AMOUNT_LIMIT:
+        return str(value)
+    raise _bad(where + suffix, f"expected an integer 0..{_AMOUNT_LIMIT - 1}, got {value!r}")
+
+
+def parse_count(text: str, where: str) -> int:
+    if _COUNT.fullmatch(text) is None:
+        raise _bad(where, f"{text!r} is not a whole number of at most 18 digits")
+    return int(text)
+
+
+def page_text(value: int, where: str, suffix: str = "") -> str:
+    """Max5NumericText of a page number."""
+    if type(value) is int and 0 <= value <= 99999:
+        return str(value)
+    raise _bad(where + suffix, f"expected a page number 0..99999, got {value!r}")
+
+
+def parse_page(text: str, where: str) -> int:
+    if _PAGE.fullmatch(text) is None:
+        raise _bad(where, f"{text!r} is not a page number of at most 5 digits")
+    return int(text)
+
+
+def date_or_datetime_xml(value: datetime.date, where: str, suffix: str = "") -> str:
+    """A DateAndDateTime2Choice: `<DtTm>` for a datetime (tz-aware), `<Dt>` for a date."""
+    if isinstance(value, datetime.datetime):
+        return f"<DtTm>{datetime_text(value, where, suffix + '/DtTm')}</DtTm>"
+    return f"<Dt>{date_text(value, where, suffix + '/Dt')}</Dt>"
+
+
+def parse_root(data: bytes, max_bytes: int) -> Element:
+    """Parse `data` with the hardened parser and return its root, whatever it is (an AppHdr,
+    an envelope); the same screening as `parse_document`."""
+    data = _screen(data, max_bytes)
+    try:
+        root = etree.fromstring(data, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise MxMalformed(f"not well-formed XML: {exc}") from None
+    if root.getroottree().docinfo.doctype:  # type: ignore[union-attr]
+        raise MxDtdForbidden()
+    return root
+
+
+def normalise(root: Element, namespace: str) -> None:
+    """Move every element below (and including) `root` into `namespace` (see `_normalise`)."""
+    _normalise(root, namespace)

@@ -1,0 +1,273 @@
+"""Agents, parties and accounts as every message after pacs.008 writes and reads them.
+
+The element layout (BranchAndFinancialInstitutionIdentification6, PartyIdentification135,
+CashAccount38) is the same in every schema version the project speaks; only the namespace
+differs. Writing is namespace-free text; reading is a `Reader` bound to one namespace, since
+children are looked up by Clark tag. Values are the `Agent` and `PartyAccount` structs of
+`pacs008`, so a bank or a customer looks the same in every message.
+"""
+
+from __future__ import annotations
+
+from messages.errors import MessageError
+from messages.iso20022 import _xml
+from messages.iso20022._xml import Element, Kids, child, kids, optional, optional_text, text
+from messages.iso20022.pacs008 import (
+    CASH_CLEARING_SYSTEM_CODES,
+    CLEARING_SYSTEM_CODES,
+    Agent,
+    PartyAccount,
+)
+
+MAX_ADDRESS_LINES = 7
+
+# ---------------------------------------------------------------- build
+
+
+class _AgentPaths:
+    """XPath suffixes of an agent's values, below its parent."""
+
+    __slots__ = ("bic", "lei", "member_id", "name", "system")
+
+    def __init__(self, agent: str) -> None:
+        fin = f"/{agent}/FinInstnId"
+        self.bic = fin + "/BICFI"
+        self.system = fin + "/ClrSysMmbId/ClrSysId/Prtry"
+        self.member_id = fin + "/ClrSysMmbId/MmbId"
+        self.lei = fin + "/LEI"
+        self.name = fin + "/Nm"
+
+
+class _PartyPaths:
+    """XPath suffixes of a party's and its account's values, below the transaction."""
+
+    __slots__ = ("account", "address", "country", "name")
+
+    def __init__(self, party: str, account: str, wrap: str) -> None:
+        party += wrap and "/" + wrap
+        self.name = f"/{party}/Nm"
+        self.country = f"/{party}/PstlAdr/Ctry"
+        self.address = f"/{party}/PstlAdr/AdrLine"
+        self.account = f"/{account}/Id/Othr/Id"
+
+
+# Made once per element name, on first use: the names are a small fixed set.
+_agent_paths: dict[str, _AgentPaths] = {}
+_party_paths: dict[tuple[str, str, str], _PartyPaths] = {}
+_account_paths: dict[str, str] = {}
+
+
+def agent_xml(name: str, agent: Agent, where: str) -> str:
+    """`<name><FinInstnId>...</FinInstnId></name>`; `where` is the XPath of its parent."""
+    paths = _agent_paths.get(name)
+    if paths is None:
+        paths = _agent_paths[name] = _AgentPaths(name)
+    bic = "" if agent.bic is None else f"<BICFI>{_xml.bic(agent.bic, where, paths.bic)}</BICFI>"
+    member = ""
+    if agent.member_id is not None:
+        system = agent.clearing_system
+        if system is None:
+            system_xml = ""
+        elif system in CLEARING_SYSTEM_CODES:
+            system_xml = f"<ClrSysId><Cd>{system}</Cd></ClrSysId>"
+        else:
+            system_xml = f"<ClrSysId><Prtry>{_xml.max35_xml(system, where, paths.system)}"\
+                "</Prtry></ClrSysId>"
+        member_id = _xml.max35_xml(agent.member_id, where, paths.member_id)
+        member = f"<ClrSysMmbId>{system_xml}<MmbId>{member_id}</MmbId></ClrSysMmbId>"
+    elif agent.clearing_system is not None:
+        raise MessageError(
+            "MX_MISSING_ELEMENT", "a clearing system needs a member id",
+            where=where + paths.member_id,
+        )
+    lei = "" if agent.lei is None else f"<LEI>{_xml.lei(agent.lei, where, paths.lei)}</LEI>"
+    nm = "" if agent.name is None else f"<Nm>{_xml.max140_xml(agent.name, where, paths.name)}</Nm>"
+    return f"<{name}><FinInstnId>{bic}{member}{lei}{nm}</FinInstnId></{name}>"
+
+
+def optional_agent_xml(name: str, agent: Agent | None, where: str) -> str:
+    return "" if agent is None else agent_xml(name, agent, where)
+
+
+def account_id_xml(name: str, account: str, where: str) -> str:
+    """`<Id>...</Id>` of the account `name`: an IBAN when it is one (check digits included),
+    else Othr."""
+    if _xml.is_iban(account):
+        return f"<Id><IBAN>{account}</IBAN></Id>"
+    suffix = _account_paths.get(name)
+    if suffix is None:
+        suffix = _account_paths[name] = f"/{name}/Id/Othr/Id"
+    value = _xml.max34_xml(account, where, suffix)
+    return f"<Id><Othr><Id>{value}</Id></Othr></Id>"
+
+
+def account_xml(name: str, account: str, where: str) -> str:
+    """`<name><Id>...</Id></name>`; `where` is the XPath of its parent."""
+    return f"<{name}>{account_id_xml(name, account, where)}</{name}>"
+
+
+def clearing_system_xml(system: str | None, where: str) -> str:
+    """`<ClrSys>` of a settlement instruction: a cash clearing system code, else Prtry."""
+    if system is None:
+        return ""
+    if system in CASH_CLEARING_SYSTEM_CODES:
+        return f"<ClrSys><Cd>{system}</Cd></ClrSys>"
+    return f"<ClrSys><Prtry>{_xml.max35_xml(system, where, '/ClrSys/Prtry')}</Prtry></ClrSys>"
+
+
+def party_xml(name: str, party: PartyAccount, where: str, account_name: str = "",
+              wrap: str = "") -> str:
+    """The party `name` (Nm, PstlAdr) followed by its account `account_name` (`name`Acct).
+
+    `wrap` names the element between the party and its Nm where a choice puts one (the `Pty`
+    of a Party40Choice in camt reports).
+    """
+    account_name = account_name or name + "Acct"
+    key = (name, account_name, wrap)
+    paths = _party_paths.get(key)
+    if paths is None:
+        paths = _party_paths[key] = _PartyPaths(name, account_name, wrap)
+    nm = _xml.max140_xml(party.name, where, paths.name)
+    address = ""
+    if party.country is not None or party.address_lines:
+        country = "" if party.country is None else \
+            f"<Ctry>{_xml.country(party.country, where, paths.country)}</Ctry>"
+        if len(party.address_lines) > MAX_ADDRESS_LINES:
+            raise MessageError(
+                "MX_BAD_VALUE", f"at most {MAX_ADDRESS_LINES} address lines",
+                where=where + paths.address,
+            )
+        lines = "".join(
+            f"<AdrLine>{_xml.max70_xml(line, where, f'{paths.address}[{index}]')}</AdrLine>"
+            for index, line in enumerate(party.address_lines, start=1)
+        )
+        address = f"<PstlAdr>{country}{lines}</PstlAdr>"
+    account = "" if party.account is None else account_xml(account_name, party.account, where)
+    if wrap:
+        return f"<{name}><{wrap}><Nm>{nm}</Nm>{address}</{wrap}></{name}>{account}"
+    return f"<{name}><Nm>{nm}</Nm>{address}</{name}>{account}"
+
+
+# ---------------------------------------------------------------- parse
+
+
+def _any_text(value: str, where: str) -> str:
+    return value
+
+
+class Reader:
+    """Readers of agents, parties and accounts in the one namespace of a document."""
+
+    def __init__(self, namespace: str) -> None:
+        self.t = _xml.Tags(namespace, """
+            Cd Prtry FinInstnId BICFI ClrSysMmbId ClrSysId MmbId LEI Nm PstlAdr Ctry AdrLine
+            Id IBAN Othr
+        """)
+        self.namespace = namespace
+        self._party_tags: dict[str, str] = {}
+
+    def tag(self, name: str) -> str:
+        """Clark tag of `name` in this namespace."""
+        return f"{{{self.namespace}}}{name}"
+
+    def choice(self, element: Element, where: str, code: _xml.Check[str] = _xml.max35) -> str:
+        """Value of a Cd/Prtry choice (the code checked by `code`)."""
+        t = self.t
+        if len(element) == 1:  # the usual shape, a lone Cd: no index needed
+            first = element[0]
+            if first.tag == t.Cd:
+                return _xml.own_text(first, code, where + "/Cd")
+        index = kids(element)
+        found = optional_text(index, t.Cd, code, where)
+        if found is not None:
+            return found
+        proprietary = optional_text(index, t.Prtry, _xml.max35, where)
+        if proprietary is None:
+            raise MessageError("MX_MISSING_ELEMENT", "Cd or Prtry is required",
+                               where=where + "/Cd")
+        return proprietary
+
+    def agent(self, element: Element, where: str) -> Agent:
+        """Agent from a BranchAndFinancialInstitutionIdentification6 element at XPath `where`."""
+        t = self.t
+        fin = kids(_xml.only(element, t.FinInstnId, where))
+        where += "/FinInstnId"
+        member_id = clearing_system = None
+        member_element = optional(fin, t.ClrSysMmbId, where)
+        if member_element is not None:
+            member_where = where + "/ClrSysMmbId"
+            member = kids(member_element)
+            member_id = text(member, t.MmbId, _xml.max35, member_where)
+            system = optional(member, t.ClrSysId, member_where)
+            if system is not None:
+                clearing_system = self.choice(system, member_where + "/ClrSysId")
+        return Agent(
+            bic=optional_text(fin, t.BICFI, _xml.bic, where),
+            member_id=member_id,
+            clearing_system=clearing_system,
+            lei=optional_text(fin, t.LEI, _xml.lei, where),
+            name=optional_text(fin, t.Nm, _xml.max140, where),
+        )
+
+    def optional_agent(self, index: Kids, name: str, where: str) -> Agent | None:
+        """The agent `name` among the children `index` of the element at `where`, if there."""
+        element = optional(index, self.tag(name), where)
+        return None if element is None else self.agent(element, f"{where}/{name}")
+
+    def required_agent(self, index: Kids, name: str, where: str) -> Agent:
+        return self.agent(child(index, self.tag(name), where), f"{where}/{name}")
+
+    def account(self, element: Element, where: str) -> str:
+        """The identification of a CashAccount38/39 element at XPath `where`: IBAN or Othr/Id."""
+        t = self.t
+        id_where = where + "/Id"
+        identification = kids(_xml.only(element, t.Id, where))
+        iban = optional(identification, t.IBAN, id_where)
+        if iban is not None:
+            account = _xml.own_text(iban, _any_text, id_where + "/IBAN")
+            if not _xml.is_iban(account):
+                raise MessageError("MX_BAD_VALUE", f"{account!r} is not a valid IBAN",
+                                   where=id_where + "/IBAN")
+            return account
+        other = optional(identification, t.Othr, id_where)
+        if other is None:
+            raise MessageError("MX_MISSING_ELEMENT", "IBAN or Othr is required",
+                               where=id_where + "/Othr")
+        return _xml.only_text(other, t.Id, _xml.max34, id_where + "/Othr")
+
+    def optional_account(self, index: Kids, name: str, where: str) -> str | None:
+        element = optional(index, self.tag(name), where)
+        return None if element is None else self.account(element, f"{where}/{name}")
+
+    def party(self, index: Kids, name: str, where: str, account_name: str = "",
+              wrap: str = "") -> PartyAccount:
+        """The party `name` and its account (`name`Acct), from the children `index` of the
+        element at XPath `where`; `wrap` as for `party_xml`."""
+        t = self.t
+        account_name = account_name or name + "Acct"
+        party_where = f"{where}/{name}"
+        party_element = child(index, self.tag(name), where)
+        if wrap:
+            party_element = _xml.only(party_element, self.tag(wrap), party_where)
+            party_where += "/" + wrap
+        party = kids(party_element)
+        country: str | None = None
+        lines: tuple[str, ...] = ()
+        address_element = optional(party, t.PstlAdr, party_where)
+        if address_element is not None:
+            address_where = party_where + "/PstlAdr"
+            address = kids(address_element)
+            country = optional_text(address, t.Ctry, _xml.country, address_where)
+            if t.AdrLine in address:
+                lines = tuple(
+                    _xml.own_text(line, _xml.max70, f"{address_where}/AdrLine[{number}]")
+                    for number, line in enumerate(_xml.repeated(address, t.AdrLine), start=1)
+                )
+            if len(lines) > MAX_ADDRESS_LINES:
+                raise MessageError("MX_BAD_VALUE", f"at most {MAX_ADDRESS_LINES} address lines",
+                                   where=address_where + "/AdrLine")
+        return PartyAccount(
+            name=text(party, t.Nm, _xml.max140, party_where),
+            account=self.optional_account(index, account_name, where),
+            country=country, address_lines=lines,
+        )
