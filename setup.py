@@ -19,7 +19,7 @@ TOP_LEVEL = ["switch", "adapters", "routing", "accounting", "messages", "fastpat
              "bench"]
 
 # One .pyx per hot-path concern; each has a pure twin named _<module>_py.py.
-FASTPATH_MODULES = ["fastpath/_framescan.pyx", "fastpath/_route.pyx"]
+FASTPATH_MODULES = ["fastpath/_framescan.pyx", "fastpath/_route.pyx", "fastpath/_mttok.pyx"]
 
 
 class OptionalBuildExt(build_ext):
@@ -76,6 +76,8 @@ setup(
             "pytest-benchmark>=4.0",
             "pytest-timeout>=2.0",
             "pyiso8583>=4.0",  # an ISO 8583 codec we did not write: cross-checks and bench
+            "mt-940>=5.0",  # independent MT940 parser: cross-checks and bench.mt
+            "mt103>=1.1",  # independent MT103 parser: cross-checks and bench.mt
             "hypothesis>=6.100",
             "ruff>=0.5",
             "mypy>=1.10",
