@@ -59,7 +59,8 @@ setup(
     # Every subpackage of the top-level folders, so a new one cannot be forgotten here.
     packages=find_packages(include=[f"{top}*" for top in TOP_LEVEL]),
     package_data={"fastpath": ["*.pyi", "*.pxd", "*.pyx", "py.typed"],
-                  "switch": ["*.toml"], "routing": ["*.toml"]},
+                  "switch": ["*.toml"], "routing": ["*.toml"],
+                  "accounting": ["*.toml"]},
     ext_modules=ext_modules,
     cmdclass={"build_ext": OptionalBuildExt},
     install_requires=[

@@ -43,6 +43,7 @@ class SwitchApp:
             config.server, self.engine, self.store,
             {cid: c.secret.encode() for cid, c in config.clients.items()},
         )
+        # The books live in the same database, in the accounting package's own tables.
         self.poster = LedgerPoster(self.store, self.clock)
         self.port: int | None = None
 

@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("route", help="explain a routing decision: "
                                  "route --explain ORDER.json [--at ISO-8601] [--catalogue FILE]")
 
+    from accounting.cli import add_commands
+
+    add_commands(sub)  # ledger trial-balance | account | payment, accounting run
+
     sim = sub.add_parser("simulate", help="run a channel simulator")
     sim.add_argument("channel", help="IBPS")
     sim.add_argument("--port", type=int, default=0)

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from accounting.poster import CONSUMER, check_ledger
+from accounting.poster import check_ledger
 from bench.loadgen import CLOSED_ACCOUNTS, LoadResult, drive, order_mix, percentile
 from switch.app import SwitchApp
 from switch.client import SwitchClient
@@ -82,9 +82,9 @@ async def run_demo(
             batch = order_mix(orders, seed, run=run_id)
             result = await _drive_with_progress(client, batch, window, quiet=as_json)
             await client.close()
-            ledger_ok = await _ledger_settled(app)
+            books = await _ledger_settled(app)
             amounts = {o.client_order_id: o.amount for o in batch}
-            summary = _summary(result, amounts, ledger_ok, redacted(app.store.url))
+            summary = _summary(result, amounts, books, redacted(app.store.url))
         finally:
             await app.stop()
     if as_json:
@@ -123,16 +123,28 @@ async def _drive_with_progress(
     return result
 
 
-async def _ledger_settled(app: SwitchApp) -> bool:
-    """Wait (bounded) until the poster has booked the whole outbox, then check the books."""
+async def _ledger_settled(app: SwitchApp) -> dict[str, object]:
+    """Wait (bounded) until the books hold the whole outbox; then what they say."""
     deadline = time.monotonic() + 60
-    while await app.store.outbox_lag(CONSUMER) and time.monotonic() < deadline:
+    while await app.poster.lag() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    return (await check_ledger(app.store)).balanced
+    ledger = app.poster.ledger
+    check = await check_ledger(ledger)
+    balances = await ledger.balances()
+    fee_income = -sum(b.net for b in balances if b.account.startswith("fee-income:"))
+    vat = -sum(b.net for b in balances if b.account == "vat-payable")
+    return {
+        "ledger_balanced": check.balanced,
+        "trial_balance": {ccy: {"debits": d, "credits": c}
+                          for ccy, (d, c) in check.per_currency.items()},
+        "fee_income_net_fen": fee_income,
+        "vat_payable_fen": vat,
+        "outbox_lag": await app.poster.lag(),
+    }
 
 
 def _summary(
-    result: LoadResult, amounts: dict[str, int], ledger_ok: bool, store: str
+    result: LoadResult, amounts: dict[str, int], books: dict[str, object], store: str
 ) -> dict[str, object]:
     orders = len(amounts)
     finals = result.finals.values()
@@ -149,7 +161,7 @@ def _summary(
         "reject_reasons": dict(sorted(reasons.items())),
         "settled_amount_fen": sum(amounts[s.client_order_id] for s in settled),
         "fees_fen": sum(s.fee for s in settled),
-        "ledger_balanced": ledger_ok,
+        **books,
         "errors": result.errors[:10],
         "seconds": round(result.seconds, 3),
         "orders_per_s": round(orders / result.seconds, 1) if result.seconds else 0.0,
@@ -173,7 +185,14 @@ def _print_table(summary: dict[str, object]) -> None:
         for name, count in summary[key].items():  # type: ignore[attr-defined]
             table.add_row(f"{key.replace('_', ' ')}: {name}", f"{count:,}")
     table.add_row("settled amount (CNY)", _yuan(summary["settled_amount_fen"]))  # type: ignore[arg-type]
-    table.add_row("fees (CNY)", _yuan(summary["fees_fen"]))  # type: ignore[arg-type]
+    table.add_row("fees charged (CNY)", _yuan(summary["fees_fen"]))  # type: ignore[arg-type]
+    table.add_row("  ledger: fee income, net (CNY)",
+                  _yuan(summary["fee_income_net_fen"]))  # type: ignore[arg-type]
+    table.add_row("  ledger: VAT payable (CNY)",
+                  _yuan(summary["vat_payable_fen"]))  # type: ignore[arg-type]
+    for ccy, sides in summary["trial_balance"].items():  # type: ignore[attr-defined]
+        table.add_row(f"trial balance {ccy}: debits = credits",
+                      f"{_yuan(sides['debits'])} = {_yuan(sides['credits'])}")
     table.add_row("ledger balanced", "yes" if summary["ledger_balanced"] else "NO")
     table.add_row("orders/s", f"{summary['orders_per_s']:,}")
     latency = f"{summary['ack_p50_ms']} / {summary['ack_p99_ms']}"

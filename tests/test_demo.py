@@ -27,6 +27,10 @@ def _demo(tmp_path: Path, orders: int, *extra: str) -> tuple[int, dict[str, obje
 def _check(summary: dict[str, object], orders: int) -> None:
     assert summary["orders"] == summary["final"] == summary["acknowledged"] == orders
     assert summary["ledger_balanced"] is True
+    # The books split every fee the switch charged into net income and VAT, to the fen.
+    assert summary["fee_income_net_fen"] + summary["vat_payable_fen"] == summary["fees_fen"]  # type: ignore[operator]
+    trial = summary["trial_balance"]
+    assert isinstance(trial, dict) and trial["CNY"]["debits"] == trial["CNY"]["credits"] > 0
     by_state = summary["by_state"]
     assert isinstance(by_state, dict) and sum(by_state.values()) == orders
     assert set(by_state) <= {"SETTLED", "REJECTED"} and by_state["SETTLED"] > 0

@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 
 from switch.order import Payment
 from switch.store import (
-    AccountBalance,
     Event,
     HistoryRow,
     IntakeError,
-    JournalEntry,
     NewPayment,
-    Posting,
     Store,
     SummaryRow,
     Transition,
@@ -318,54 +315,6 @@ async def test_payments_in_states(store: Store) -> None:
     assert {p.payment_id for p in await store.payments_in_states(["ACCEPTED", "ROUTED"])} == {
         a.payment_id, b.payment_id}
     assert await store.payments_in_states(["SETTLED"]) == []
-
-
-# -- the ledger tables --------------------------------------------------------------------------
-def entry(event_id: int, amount: int, ccy: str = "CNY") -> JournalEntry:
-    return JournalEntry(event_id, T1, f"e{event_id}", (
-        Posting("customer:1", ccy, debit=amount), Posting("clearing:IBPS", ccy, credit=amount)))
-
-
-async def test_post_journal_books_moves_cursor_and_is_idempotent(store: Store) -> None:
-    assert await store.outbox_cursor("ledger") == 0
-    assert await store.post_journal("ledger", [entry(1, 100), entry(2, 50, "USD")], 2) == 2
-    assert await store.outbox_cursor("ledger") == 2
-    booked = await store.balances()
-    assert booked == [
-        AccountBalance("clearing:IBPS", "CNY", 0, 100),
-        AccountBalance("clearing:IBPS", "USD", 0, 50),
-        AccountBalance("customer:1", "CNY", 100, 0),
-        AccountBalance("customer:1", "USD", 50, 0)]
-    # the same events again (even with other amounts) change nothing, and the cursor never rewinds
-    assert await store.post_journal("ledger", [entry(1, 999), entry(2, 999, "USD")], 1) == 0
-    assert await store.balances() == booked
-    assert await store.outbox_cursor("ledger") == 2
-    assert await store.posting_totals() == booked
-    assert await store.post_journal("ledger", [entry(2, 1, "USD"), entry(3, 5)], 3) == 1
-    assert await store.outbox_cursor("ledger") == 3
-    assert await store.posting_totals() == await store.balances()
-    cny = {b.account: b.balance for b in await store.balances() if b.currency == "CNY"}
-    assert cny == {"customer:1": 105, "clearing:IBPS": -105}
-
-
-async def test_same_event_twice_in_one_call_is_booked_once(store: Store) -> None:
-    assert await store.post_journal("ledger", [entry(9, 10), entry(9, 10)], 9) == 1
-    assert await store.balances() == await store.posting_totals() == [
-        AccountBalance("clearing:IBPS", "CNY", 0, 10), AccountBalance("customer:1", "CNY", 10, 0)]
-
-
-async def test_consumers_have_their_own_cursor_and_lag(store: Store) -> None:
-    p = payment()
-    events = tuple(Event(str(i), {}) for i in range(5))
-    await store.commit(WriteBatch(accepts=[NewPayment(p, events)]))
-    ids = [e.event_id for e in await store.outbox_after(0, 100)]
-    assert await store.outbox_lag("ledger") == 5
-    await store.post_journal("ledger", [], ids[2])
-    assert await store.outbox_lag("ledger") == 2
-    assert await store.outbox_lag("audit") == 5
-    assert await store.outbox_cursor("audit") == 0
-    await store.post_journal("ledger", [], ids[-1])
-    assert await store.outbox_lag("ledger") == 0
 
 
 # -- property: idempotency under random resends ------------------------------------------------

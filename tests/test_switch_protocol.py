@@ -8,7 +8,7 @@ from collections.abc import Callable
 import msgspec
 import pytest
 
-from accounting.poster import CONSUMER, check_ledger
+from accounting.poster import check_ledger
 from fastpath.framescan import FrameScanner, encode_frame
 from simulators.ibps import IbpsConfig
 from switch import protocol as proto
@@ -28,10 +28,10 @@ async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
 
 async def _wait_posted(rig: Rig) -> None:
     for _ in range(400):
-        if await rig.app.store.outbox_lag(CONSUMER) == 0:
+        if await rig.app.poster.lag() == 0:
             return
         await asyncio.sleep(0.025)
-    raise AssertionError("ledger poster did not drain the outbox")
+    raise AssertionError("the accounting worker did not drain the outbox")
 
 
 async def test_order_settles_end_to_end_and_books_balance(rig: Rig) -> None:
@@ -44,13 +44,15 @@ async def test_order_settles_end_to_end_and_books_balance(rig: Rig) -> None:
     history = await rig.app.store.history(ack.payment_id)
     assert [h.to_state for h in history] == ["ACCEPTED", "ROUTED", "SUBMITTED", "SETTLED"]
     await _wait_posted(rig)
-    balances = {b.account: b.balance for b in await rig.app.store.balances()}
+    ledger = rig.app.poster.ledger
+    balances = {b.account: b.net for b in await ledger.balances() if b.net}
     assert balances == {
         "customer:6217000000000001": 50_030,
         "clearing:IBPS": -50_000,
-        "fee-income:IBPS": -30,
+        "fee-income:IBPS": -28,  # the 0.30 fee less 6% VAT, rounded half up
+        "vat-payable": -2,
     }
-    assert (await check_ledger(rig.app.store)).balanced
+    assert (await check_ledger(ledger)).balanced
     assert rig.sim.balances()["103100000026"] == 50_000
 
 
@@ -271,12 +273,13 @@ async def test_many_pipelined_orders_all_reach_a_final_state_and_books_balance(r
     states = {s.state for s in result.finals.values()}
     assert states <= {"SETTLED", "REJECTED"} and "SETTLED" in states
     await _wait_posted(rig)
-    check = await check_ledger(rig.app.store)
+    check = await check_ledger(rig.app.poster.ledger)
     assert check.balanced
     settled = sum(o.amount for o in batch
                   if result.finals[o.client_order_id].state == "SETTLED")
-    clearing = {b.account: b for b in await rig.app.store.balances()}["clearing:IBPS"]
-    assert clearing.credit == settled  # the books equal what the channel settled
+    balances = {b.account: b for b in await rig.app.poster.ledger.balances()}
+    assert balances["clearing:IBPS"].credits_posted == settled  # the books equal the channel's
+    assert balances["in-transit"].net == 0  # every hold was posted or released
     # Gross settlement moves money between participants; the channel creates none.
     assert sum(rig.sim.balances().values()) == sum(IbpsConfig().participants.values())
 

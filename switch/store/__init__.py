@@ -5,15 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from switch.store.base import (
-    AccountBalance,
     BatchResult,
     Event,
     HistoryRow,
     IntakeError,
-    JournalEntry,
     NewPayment,
     OutboxEvent,
-    Posting,
     Store,
     StoreError,
     SummaryRow,
@@ -22,15 +19,12 @@ from switch.store.base import (
 )
 
 __all__ = [
-    "AccountBalance",
     "BatchResult",
     "Event",
     "HistoryRow",
     "IntakeError",
-    "JournalEntry",
     "NewPayment",
     "OutboxEvent",
-    "Posting",
     "Store",
     "StoreError",
     "SummaryRow",

@@ -85,31 +85,6 @@ class OutboxEvent(msgspec.Struct, frozen=True):
     created_at: str
 
 
-class Posting(msgspec.Struct, frozen=True):
-    account: str
-    currency: str
-    debit: int = 0
-    credit: int = 0
-
-
-class JournalEntry(msgspec.Struct, frozen=True):
-    event_id: int  # the outbox event it books: posting an event twice changes nothing
-    posted_at: str
-    memo: str
-    postings: tuple[Posting, ...]
-
-
-class AccountBalance(msgspec.Struct, frozen=True):
-    account: str
-    currency: str
-    debit: int
-    credit: int
-
-    @property
-    def balance(self) -> int:
-        return self.debit - self.credit
-
-
 class SummaryRow(msgspec.Struct, frozen=True):
     state: str
     channel: str | None
@@ -184,25 +159,6 @@ class Store(ABC):
     @abstractmethod
     async def summary(self) -> list[SummaryRow]: ...
 
-    # -- the accounting side (read by accounting.poster, never by the transaction path) -----
+    # -- the accounting side reads the outbox (never the transaction path) -----------------
     @abstractmethod
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]: ...
-
-    @abstractmethod
-    async def outbox_cursor(self, consumer: str) -> int: ...
-
-    @abstractmethod
-    async def post_journal(
-        self, consumer: str, entries: list[JournalEntry], upto_event_id: int
-    ) -> int:
-        """Book entries and move the consumer's cursor in one transaction; returns entries new."""
-
-    @abstractmethod
-    async def balances(self) -> list[AccountBalance]: ...
-
-    @abstractmethod
-    async def posting_totals(self) -> list[AccountBalance]:
-        """Balances recomputed from the postings themselves (to check the kept balances)."""
-
-    @abstractmethod
-    async def outbox_lag(self, consumer: str) -> int: ...

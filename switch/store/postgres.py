@@ -12,11 +12,9 @@ import asyncpg
 
 from switch.order import Payment
 from switch.store.base import (
-    AccountBalance,
     BatchResult,
     HistoryRow,
     IntakeError,
-    JournalEntry,
     OutboxEvent,
     Store,
     StoreError,
@@ -77,30 +75,6 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 detail TEXT NOT NULL,
                 raw BYTEA NOT NULL,
                 at TEXT NOT NULL
-            )""",
-            """CREATE TABLE outbox_consumers (
-                consumer TEXT PRIMARY KEY,
-                last_event_id BIGINT NOT NULL
-            )""",
-            """CREATE TABLE ledger_entries (
-                entry_id BIGSERIAL PRIMARY KEY,
-                event_id BIGINT NOT NULL UNIQUE,
-                posted_at TEXT NOT NULL,
-                memo TEXT NOT NULL
-            )""",
-            """CREATE TABLE ledger_postings (
-                entry_id BIGINT NOT NULL REFERENCES ledger_entries (entry_id),
-                account TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                debit BIGINT NOT NULL CHECK (debit >= 0),
-                credit BIGINT NOT NULL CHECK (credit >= 0)
-            )""",
-            """CREATE TABLE ledger_balances (
-                account TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                debit BIGINT NOT NULL,
-                credit BIGINT NOT NULL,
-                PRIMARY KEY (account, currency)
             )""",
         ],
     ),
@@ -337,89 +311,6 @@ class PostgresStore(Store):
             event_id, limit,
         )
         return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
-
-    async def outbox_cursor(self, consumer: str) -> int:
-        v = await self.pool.fetchval(
-            "SELECT last_event_id FROM outbox_consumers WHERE consumer = $1", consumer
-        )
-        return int(v or 0)
-
-    async def outbox_lag(self, consumer: str) -> int:
-        v = await self.pool.fetchval(
-            "SELECT count(*) FROM outbox WHERE event_id > coalesce("
-            "(SELECT last_event_id FROM outbox_consumers WHERE consumer = $1), 0)",
-            consumer,
-        )
-        return int(v)
-
-    async def post_journal(
-        self, consumer: str, entries: list[JournalEntry], upto_event_id: int
-    ) -> int:
-        # One entry per event: a repeat inside the call would share the first's entry_id below.
-        first: dict[int, JournalEntry] = {}
-        for e in entries:
-            first.setdefault(e.event_id, e)
-        entries = list(first.values())
-        async with self.pool.acquire() as con, con.transaction():
-            booked = {
-                r["event_id"]: r["entry_id"]
-                for r in await con.fetch(
-                    "INSERT INTO ledger_entries (event_id, posted_at, memo) "
-                    "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[]) "
-                    "ON CONFLICT (event_id) DO NOTHING RETURNING event_id, entry_id",
-                    [e.event_id for e in entries], [e.posted_at for e in entries],
-                    [e.memo for e in entries],
-                )
-            }
-            postings: list[tuple[int, str, str, int, int]] = []
-            deltas: dict[tuple[str, str], list[int]] = {}
-            for entry in entries:
-                entry_id = booked.get(entry.event_id)
-                if entry_id is None:
-                    continue  # already booked: posting the same event twice changes nothing
-                for p in entry.postings:
-                    postings.append((entry_id, p.account, p.currency, p.debit, p.credit))
-                    d = deltas.setdefault((p.account, p.currency), [0, 0])
-                    d[0] += p.debit
-                    d[1] += p.credit
-            if postings:
-                await con.copy_records_to_table(
-                    "ledger_postings",
-                    records=postings,
-                    columns=["entry_id", "account", "currency", "debit", "credit"],
-                )
-            if deltas:
-                keys = sorted(deltas)  # a fixed order keeps concurrent posters from deadlocking
-                await con.execute(
-                    "INSERT INTO ledger_balances (account, currency, debit, credit) "
-                    "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) "
-                    "ON CONFLICT (account, currency) DO UPDATE SET "
-                    "debit = ledger_balances.debit + excluded.debit, "
-                    "credit = ledger_balances.credit + excluded.credit",
-                    [k[0] for k in keys], [k[1] for k in keys],
-                    [deltas[k][0] for k in keys], [deltas[k][1] for k in keys],
-                )
-            await con.execute(
-                "INSERT INTO outbox_consumers (consumer, last_event_id) VALUES ($1, $2) "
-                "ON CONFLICT (consumer) DO UPDATE SET last_event_id = "
-                "greatest(outbox_consumers.last_event_id, excluded.last_event_id)",
-                consumer, upto_event_id,
-            )
-        return len(booked)
-
-    async def balances(self) -> list[AccountBalance]:
-        rows = await self.pool.fetch(
-            "SELECT account, currency, debit, credit FROM ledger_balances "
-            "ORDER BY account, currency"
-        )
-        return [AccountBalance(*r) for r in rows]
-
-    async def posting_totals(self) -> list[AccountBalance]:
-        rows = await self.pool.fetch(
-            "SELECT account, currency, sum(debit)::bigint, sum(credit)::bigint "
-            "FROM ledger_postings GROUP BY account, currency ORDER BY account, currency"
-        )
-        return [AccountBalance(*r) for r in rows]
 
 
 async def _insert_history_outbox(

@@ -15,11 +15,9 @@ from typing import Any, TypeVar
 
 from switch.order import Payment
 from switch.store.base import (
-    AccountBalance,
     BatchResult,
     HistoryRow,
     IntakeError,
-    JournalEntry,
     OutboxEvent,
     Store,
     StoreError,
@@ -81,30 +79,6 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 detail TEXT NOT NULL,
                 raw BLOB NOT NULL,
                 at TEXT NOT NULL
-            )""",
-            """CREATE TABLE outbox_consumers (
-                consumer TEXT PRIMARY KEY,
-                last_event_id INTEGER NOT NULL
-            )""",
-            """CREATE TABLE ledger_entries (
-                entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
-                event_id INTEGER NOT NULL UNIQUE,
-                posted_at TEXT NOT NULL,
-                memo TEXT NOT NULL
-            )""",
-            """CREATE TABLE ledger_postings (
-                entry_id INTEGER NOT NULL REFERENCES ledger_entries (entry_id),
-                account TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                debit INTEGER NOT NULL CHECK (debit >= 0),
-                credit INTEGER NOT NULL CHECK (credit >= 0)
-            )""",
-            """CREATE TABLE ledger_balances (
-                account TEXT NOT NULL,
-                currency TEXT NOT NULL,
-                debit INTEGER NOT NULL,
-                credit INTEGER NOT NULL,
-                PRIMARY KEY (account, currency)
             )""",
         ],
     ),
@@ -250,51 +224,6 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
-    async def outbox_cursor(self, consumer: str) -> int:
-        def q(db: sqlite3.Connection) -> int:
-            row = db.execute(
-                "SELECT last_event_id FROM outbox_consumers WHERE consumer = ?", (consumer,)
-            ).fetchone()
-            return int(row[0]) if row else 0
-
-        return await self._run(q)
-
-    async def outbox_lag(self, consumer: str) -> int:
-        def q(db: sqlite3.Connection) -> int:
-            row = db.execute(
-                "SELECT count(*) FROM outbox WHERE event_id > coalesce("
-                "(SELECT last_event_id FROM outbox_consumers WHERE consumer = ?), 0)",
-                (consumer,),
-            ).fetchone()
-            return int(row[0])
-
-        return await self._run(q)
-
-    async def post_journal(
-        self, consumer: str, entries: list[JournalEntry], upto_event_id: int
-    ) -> int:
-        return await self._run(lambda db: _post_journal(db, consumer, entries, upto_event_id))
-
-    async def balances(self) -> list[AccountBalance]:
-        def q(db: sqlite3.Connection) -> list[AccountBalance]:
-            rows = db.execute(
-                "SELECT account, currency, debit, credit FROM ledger_balances "
-                "ORDER BY account, currency"
-            ).fetchall()
-            return [AccountBalance(*r) for r in rows]
-
-        return await self._run(q)
-
-    async def posting_totals(self) -> list[AccountBalance]:
-        def q(db: sqlite3.Connection) -> list[AccountBalance]:
-            rows = db.execute(
-                "SELECT account, currency, sum(debit), sum(credit) FROM ledger_postings "
-                "GROUP BY account, currency ORDER BY account, currency"
-            ).fetchall()
-            return [AccountBalance(*r) for r in rows]
-
-        return await self._run(q)
-
 
 def _version(db: sqlite3.Connection) -> int:
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -383,48 +312,3 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
         db.execute("ROLLBACK")
         raise
     return BatchResult(accepted=accepted, applied=applied)
-
-
-def _post_journal(
-    db: sqlite3.Connection, consumer: str, entries: list[JournalEntry], upto_event_id: int
-) -> int:
-    deltas: dict[tuple[str, str], list[int]] = {}
-    new = 0
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for entry in entries:
-            cur = db.execute(
-                "INSERT INTO ledger_entries (event_id, posted_at, memo) VALUES (?,?,?) "
-                "ON CONFLICT (event_id) DO NOTHING",
-                (entry.event_id, entry.posted_at, entry.memo),
-            )
-            if cur.rowcount != 1:
-                continue  # already booked: posting the same event twice changes nothing
-            new += 1
-            entry_id = cur.lastrowid
-            db.executemany(
-                "INSERT INTO ledger_postings (entry_id, account, currency, debit, credit) "
-                "VALUES (?,?,?,?,?)",
-                [(entry_id, p.account, p.currency, p.debit, p.credit) for p in entry.postings],
-            )
-            for p in entry.postings:
-                d = deltas.setdefault((p.account, p.currency), [0, 0])
-                d[0] += p.debit
-                d[1] += p.credit
-        db.executemany(
-            "INSERT INTO ledger_balances (account, currency, debit, credit) VALUES (?,?,?,?) "
-            "ON CONFLICT (account, currency) DO UPDATE SET debit = debit + excluded.debit, "
-            "credit = credit + excluded.credit",
-            [(a, c, d[0], d[1]) for (a, c), d in deltas.items()],
-        )
-        db.execute(
-            "INSERT INTO outbox_consumers (consumer, last_event_id) VALUES (?, ?) "
-            "ON CONFLICT (consumer) DO UPDATE SET last_event_id = "
-            "max(last_event_id, excluded.last_event_id)",
-            (consumer, upto_event_id),
-        )
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return new

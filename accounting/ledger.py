@@ -1,0 +1,837 @@
+"""The ledger: the accounting package's own tables, on SQLite or PostgreSQL, behind one interface.
+
+The tables live in the same database as the switch's store but belong to this package (prefix
+`acct_`, own `acct_schema_version`); the switch is reached only through its outbox. A batch of
+events is posted in one transaction together with the consumer's cursor, so a restart between
+reading the outbox and committing re-reads and re-posts nothing twice (keys are idempotent too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import msgspec
+
+from accounting import core
+from accounting.config import Books, load_books
+from accounting.core import Alert, Balance, Existing, Hold, Leg, Plan, PostResult, Snapshot
+from accounting.errors import Code, LedgerStoreError
+
+log = logging.getLogger("payswitch.accounting")
+T = TypeVar("T")
+
+
+class OutboxEventLike(Protocol):
+    """What the ledger reads of an outbox event (switch.store.OutboxEvent has these)."""
+
+    @property
+    def event_id(self) -> int: ...
+    @property
+    def payment_id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+
+class EntryView(msgspec.Struct, frozen=True):
+    entry_id: int
+    key: str
+    event_type: str
+    payment_id: str | None
+    posted_at: str
+    memo: str
+    status: str
+    code: str
+    link_entry_id: int | None
+    link_kind: str | None
+    operator: str | None
+    reason: str | None
+    postings: tuple[tuple[str, str, str, int, int], ...]  # account, currency, phase, debit, credit
+
+
+class StatementLine(msgspec.Struct, frozen=True):
+    entry_id: int
+    posted_at: str
+    memo: str
+    debit: int
+    credit: int
+    balance: int  # running normal-side balance after this line (posted only)
+
+
+class TrialBalanceRow(msgspec.Struct, frozen=True):
+    currency: str
+    account: str
+    debit: int  # posted debit balance (0 when the account has a credit balance)
+    credit: int
+    pending_debits: int
+    pending_credits: int
+
+
+_ENTRY_COLS = ("entry_id, event_id, adj_key, event_type, payment_id, posted_at, memo, digest, "
+               "amount, status, code, link_entry_id, link_kind, operator, reason")
+_ENTRY_COLUMNS = [c.strip() for c in _ENTRY_COLS.split(",")]
+_POSTING_COLUMNS = ["entry_id", "seq", "account_id", "phase", "debit", "credit"]
+_HOLD_COLS = ("payment_id, entry_id, debit_account, credit_account, currency, amount, state, "
+              "closed_entry_id")
+_AMOUNT_COLS = "debits_posted, credits_posted, debits_pending, credits_pending"
+_BAL_COLS = f"account_id, {_AMOUNT_COLS}"
+# balances with their account names, from acct_balances or acct_snapshots (alias b)
+_NAMED = ("SELECT a.account, a.currency, b.debits_posted, b.credits_posted, b.debits_pending, "
+          "b.credits_pending FROM {table} b JOIN acct_accounts a ON a.account_id = b.account_id")
+# Rebuilding balances from postings: posted phases move the posted columns, holds (H) add to
+# and releases (V) take from the pending ones.
+_REBUILT = (
+    "SELECT p.account_id, a.account, a.currency, "
+    "sum(CASE WHEN p.phase = 'P' THEN p.debit ELSE 0 END) AS debits_posted, "
+    "sum(CASE WHEN p.phase = 'P' THEN p.credit ELSE 0 END) AS credits_posted, "
+    "sum(CASE WHEN p.phase = 'H' THEN p.debit WHEN p.phase = 'V' THEN -p.debit ELSE 0 END) "
+    "AS debits_pending, "
+    "sum(CASE WHEN p.phase = 'H' THEN p.credit WHEN p.phase = 'V' THEN -p.credit ELSE 0 END) "
+    "AS credits_pending "
+    "FROM acct_postings p JOIN acct_accounts a ON a.account_id = p.account_id "
+    "GROUP BY p.account_id, a.account, a.currency"
+)
+
+
+def _ddl(big: str, text: str, pk: str, *, postings_tail: str = "\n        )",
+         postings_by_entry: str | None = None, checks: bool = True,
+         holds_tail: str = "", balances_tail: str = "") -> list[str]:
+    """The v1 tables. `text` is the type of indexed text columns: on PostgreSQL "C" collation,
+    so index comparisons are memcmp, not locale-aware (several times cheaper to maintain)."""
+    phase_check, debit_check, credit_check = (
+        (" CHECK (phase IN ('P', 'H', 'V'))", " CHECK (debit >= 0)", " CHECK (credit >= 0)")
+        if checks else ("", "", ""))
+    status_check = " CHECK (status IN ('posted', 'rejected'))" if checks else ""
+    key_check = ",\n            CHECK ((event_id IS NULL) <> (adj_key IS NULL))" if checks else ""
+    state_check = " CHECK (state IN ('pending', 'posted', 'voided'))" if checks else ""
+    return [
+        f"""CREATE TABLE acct_accounts (
+            account_id {pk},
+            account {text} NOT NULL,
+            currency {text} NOT NULL,
+            UNIQUE (account, currency)
+        )""",
+        f"""CREATE TABLE acct_entries (
+            entry_id {pk},
+            event_id {big},
+            adj_key {text},
+            event_type TEXT NOT NULL,
+            payment_id {text},
+            posted_at TEXT NOT NULL,
+            memo TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            amount {big} NOT NULL,
+            status TEXT NOT NULL{status_check},
+            code TEXT NOT NULL,
+            link_entry_id {big},
+            link_kind TEXT,
+            operator TEXT,
+            reason TEXT{key_check}
+        )""",
+        # partial: an index entry only where there is a key (adjustments have no event id)
+        "CREATE UNIQUE INDEX acct_entries_event ON acct_entries (event_id) "
+        "WHERE event_id IS NOT NULL",
+        "CREATE UNIQUE INDEX acct_entries_adj_key ON acct_entries (adj_key) "
+        "WHERE adj_key IS NOT NULL",
+        "CREATE INDEX acct_entries_payment ON acct_entries (payment_id)",
+        "CREATE INDEX acct_entries_link ON acct_entries (link_entry_id) "
+        "WHERE link_entry_id IS NOT NULL",
+        # No unique key on PostgreSQL: (entry_id, seq) is unique by construction and a second
+        # btree on the hottest table would cost a third of the posting rate.
+        f"""CREATE TABLE acct_postings (
+            entry_id {big} NOT NULL,
+            seq SMALLINT NOT NULL,
+            account_id {big} NOT NULL,
+            phase TEXT NOT NULL{phase_check},
+            debit {big} NOT NULL{debit_check},
+            credit {big} NOT NULL{credit_check}{postings_tail}""",
+        "CREATE INDEX acct_postings_account ON acct_postings (account_id, entry_id)",
+        *([postings_by_entry] if postings_by_entry else []),
+        f"""CREATE TABLE acct_balances (
+            account_id {pk},
+            debits_posted {big} NOT NULL,
+            credits_posted {big} NOT NULL,
+            debits_pending {big} NOT NULL,
+            credits_pending {big} NOT NULL
+        ){balances_tail}""",
+        f"""CREATE TABLE acct_holds (
+            payment_id {text} PRIMARY KEY,
+            entry_id {big} NOT NULL,
+            debit_account TEXT NOT NULL,
+            credit_account TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount {big} NOT NULL,
+            state TEXT NOT NULL{state_check},
+            closed_entry_id {big}
+        ){holds_tail}""",
+        f"""CREATE TABLE acct_cursor (
+            consumer TEXT PRIMARY KEY,
+            last_event_id {big} NOT NULL
+        )""",
+        f"""CREATE TABLE acct_snapshots (
+            day TEXT NOT NULL,
+            account_id {big} NOT NULL,
+            debits_posted {big} NOT NULL,
+            credits_posted {big} NOT NULL,
+            debits_pending {big} NOT NULL,
+            credits_pending {big} NOT NULL,
+            PRIMARY KEY (day, account_id)
+        )""",
+    ]
+
+
+# Versioned migrations per dialect: append only, never edit a released one.
+SQLITE_MIGRATIONS: list[tuple[int, list[str]]] = [
+    # Clustered by (entry_id, seq): rows are appended in that order, and an entry's postings
+    # are found without a second index.
+    # No CHECKs: SQLite inserts at a third of the rate with them; the engine (accounting.core)
+    # is the only writer and never writes a negative amount, another phase or state.
+    (1, _ddl("INTEGER", "TEXT", "INTEGER PRIMARY KEY",
+             postings_tail=",\n            PRIMARY KEY (entry_id, seq)\n        ) WITHOUT ROWID",
+             checks=False, holds_tail=" WITHOUT ROWID")),
+]
+POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
+    # entry ids only grow, so a BRIN index finds an entry's postings at almost no write cost
+    (1, _ddl("BIGINT", 'TEXT COLLATE "C"', "BIGINT PRIMARY KEY",
+             postings_by_entry="CREATE INDEX acct_postings_entry ON acct_postings "
+                               "USING brin (entry_id) WITH (pages_per_range = 16)",
+             # room in each page, so an update stays on its page (HOT, no index write)
+             balances_tail=" WITH (fillfactor = 50)", holds_tail=" WITH (fillfactor = 50)")),
+]
+
+AlertHook = Callable[[Alert], None]
+
+
+class Ledger(ABC):
+    """Posts events and corrections; answers balances, trial balance, statements, positions."""
+
+    url: str
+
+    def __init__(self, books: Books | None = None) -> None:
+        self.books = books or load_books()
+        self.alert_hooks: list[AlertHook] = []
+        # (account, currency) -> account_id of committed accounts; ids never change once given
+        self._account_ids: dict[tuple[str, str], int] = {}
+
+    def _committed(self, w: core.Writes) -> None:
+        for aid, acct, ccy in w.accounts:
+            self._account_ids[(acct, ccy)] = aid
+
+    # -- what a backend provides --------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the acct_ tables to the current version."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abstractmethod
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
+                    ) -> core.Writes:
+        """Load, apply and write the plans (and move the cursor) in one transaction."""
+
+    @abstractmethod
+    async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query written with ? placeholders."""
+
+    @abstractmethod
+    async def _execute_script(self, sql: str, *args: Any) -> None: ...
+
+    def _before_commit(self) -> None:  # noqa: B027 - a hook, deliberately a no-op here
+        """Called inside the posting transaction just before it commits (a fault-test hook)."""
+
+    # -- posting -------------------------------------------------------------------------------
+    async def post_events(self, events: Sequence[OutboxEventLike], posted_at: str, *,
+                          consumer: str | None = None, upto: int | None = None
+                          ) -> list[PostResult]:
+        """Post events in order, each one entirely or not at all, in one transaction; with a
+        consumer, its cursor moves to `upto` (default: the last event) in the same transaction."""
+        books = self.books
+        with core.gc_paused():
+            plans = [core.plan_event(books, e.event_id, e.payment_id, e.type, e.body, posted_at)
+                     for e in events]
+        if upto is None and events:
+            upto = events[-1].event_id
+        writes = await self._post(plans, consumer, upto)
+        self._raise_alerts(writes.alerts)
+        return writes.results
+
+    async def adjust(self, key: str, legs: Sequence[Leg], *, operator: str, reason: str,
+                     at: str, kind: str = "credit_adjustment", links_to: int | None = None,
+                     payment_id: str | None = None) -> PostResult:
+        """An operator's correction: a new balanced entry, optionally linked to the entry it
+        corrects (kind: reversal, makeup, credit_adjustment). `key` makes it idempotent."""
+        if not operator or not reason:
+            raise LedgerStoreError(key, "an adjustment needs an operator and a reason")
+        if not legs or any(type(g.amount) is not int or g.amount <= 0 for g in legs):
+            raise LedgerStoreError(key, "an adjustment needs legs with positive integer amounts")
+        amount = sum(g.amount for g in legs)
+        plan = Plan(key=f"adj:{key}", event_type=f"adjustment.{kind}",
+                    digest=core.digest_of(kind, links_to, payment_id,
+                                          [msgspec.to_builtins(g) for g in legs]),
+                    memo=f"{kind} by {operator}: {reason}", posted_at=at, amount=amount,
+                    payment_id=payment_id, legs=list(legs), link_entry_id=links_to,
+                    link_kind=kind if links_to is not None else None, operator=operator,
+                    reason=reason)
+        writes = await self._post([plan], None, None)
+        self._raise_alerts(writes.alerts)
+        return writes.results[0]
+
+    async def reverse(self, key: str, entry_id: int, *, operator: str, reason: str,
+                      at: str) -> PostResult:
+        """Reverse a posted entry by a new entry with every posting swapped, linked to it."""
+        entry = await self.entry(entry_id)
+        if entry is None or entry.status != "posted":
+            return PostResult(f"adj:{key}", "rejected", Code.ENTRY_NOT_FOUND)
+        # Only what was posted is undone; a hold is released by voiding it, not by a reversal.
+        ps = [p for p in entry.postings if p[2] == core.POSTED]
+        if not ps:
+            return PostResult(f"adj:{key}", "rejected", Code.CANNOT_REVERSE_PENDING)
+        legs: list[Leg] = []
+        # Debits and credits come in pairs in posting order (core._rows): swap each pair.
+        for i in range(0, len(ps), 2):
+            (dr_acct, ccy, _, dr, _), (cr_acct, _, _, _, _) = ps[i], ps[i + 1]
+            legs.append(Leg(cr_acct, dr_acct, ccy, dr))
+        return await self.adjust(key, legs, operator=operator, reason=reason, at=at,
+                                 kind="reversal", links_to=entry_id,
+                                 payment_id=entry.payment_id)
+
+    def _raise_alerts(self, alerts: list[Alert]) -> None:
+        for a in alerts:
+            log.warning("position %s %s went %s %d: now %d (entry %d)", a.account, a.currency,
+                        a.threshold, a.limit, a.value, a.entry_id)
+            for hook in self.alert_hooks:
+                try:
+                    hook(a)
+                except Exception:  # an alert consumer must not stop the books
+                    log.exception("alert hook failed")
+
+    # -- queries -------------------------------------------------------------------------------
+    async def cursor(self, consumer: str) -> int:
+        rows = await self._fetch("SELECT last_event_id FROM acct_cursor WHERE consumer = ?",
+                                 consumer)
+        return int(rows[0][0]) if rows else 0
+
+    async def balances(self) -> list[Balance]:
+        rows = await self._fetch(_NAMED.format(table="acct_balances")
+                                 + " ORDER BY a.account, a.currency")
+        return [Balance(*r) for r in rows]
+
+    async def balance(self, account: str, currency: str) -> Balance:
+        rows = await self._fetch(_NAMED.format(table="acct_balances")
+                                 + " WHERE a.account = ? AND a.currency = ?", account, currency)
+        return Balance(*rows[0]) if rows else Balance(account, currency, 0, 0)
+
+    async def posting_totals(self) -> list[Balance]:
+        """Balances rebuilt from the postings themselves, to compare with the kept ones."""
+        rows = await self._fetch(f"{_REBUILT} ORDER BY a.account, a.currency")
+        return [Balance(r[1], r[2], *(int(v) for v in r[3:])) for r in rows]
+
+    async def balance_differences(self) -> list[tuple[Balance | None, Balance | None]]:
+        """(kept, rebuilt) pairs that disagree; empty when the kept balances are right."""
+        kept = {(b.account, b.currency): b for b in await self.balances()}
+        built = {(b.account, b.currency): b for b in await self.posting_totals()}
+        return [(kept.get(k), built.get(k)) for k in sorted(kept.keys() | built.keys())
+                if kept.get(k) != built.get(k)]
+
+    async def rebuild_balances(self) -> int:
+        """Replace the kept balances by the ones rebuilt from postings; returns rows changed."""
+        diffs = await self.balance_differences()
+        if diffs:
+            await self._execute_script(
+                f"DELETE FROM acct_balances; INSERT INTO acct_balances ({_BAL_COLS}) "
+                f"SELECT account_id, {_AMOUNT_COLS} FROM ({_REBUILT}) r")
+        return len(diffs)
+
+    async def trial_balance(self) -> list[TrialBalanceRow]:
+        """Every account's posted balance on its debit or credit side, by currency; the debit
+        and credit columns of each currency sum to the same total."""
+        out = []
+        for b in await self.balances():
+            net = b.net
+            out.append(TrialBalanceRow(b.currency, b.account, max(net, 0), max(-net, 0),
+                                       b.debits_pending, b.credits_pending))
+        out.sort(key=lambda r: (r.currency, r.account))
+        return out
+
+    async def entry(self, entry_id: int) -> EntryView | None:
+        views = await self._entries("entry_id = ?", entry_id)
+        return views[0] if views else None
+
+    async def entries_for_payment(self, payment_id: str) -> list[EntryView]:
+        return await self._entries("payment_id = ?", payment_id)
+
+    async def _entries(self, where: str, arg: Any) -> list[EntryView]:
+        rows = await self._fetch(
+            "SELECT entry_id, event_id, adj_key, event_type, payment_id, posted_at, memo, status, "
+            f"code, link_entry_id, link_kind, operator, reason FROM acct_entries WHERE {where} "
+            "ORDER BY entry_id", arg)
+        if not rows:
+            return []
+        ids = [r[0] for r in rows]
+        marks = ",".join("?" * len(ids))
+        postings: dict[int, list[tuple[str, str, str, int, int]]] = {}
+        for p in await self._fetch(
+                "SELECT p.entry_id, a.account, a.currency, p.phase, p.debit, p.credit "
+                "FROM acct_postings p JOIN acct_accounts a ON a.account_id = p.account_id "
+                f"WHERE p.entry_id IN ({marks}) ORDER BY p.entry_id, p.seq", *ids):
+            postings.setdefault(p[0], []).append((p[1], p[2], p[3], int(p[4]), int(p[5])))
+        return [EntryView(
+            entry_id=r[0], key=f"ev:{r[1]}" if r[1] is not None else r[2], event_type=r[3],
+            payment_id=r[4], posted_at=r[5], memo=r[6], status=r[7], code=r[8],
+            link_entry_id=r[9], link_kind=r[10], operator=r[11], reason=r[12],
+            postings=tuple(postings.get(r[0], ()))) for r in rows]
+
+    async def statement(self, account: str, currency: str | None = None,
+                        limit: int = 1000) -> list[StatementLine]:
+        """An account's posted lines in order with the running balance on its normal side."""
+        acc = self.books.account(account)
+        sign = 1 if acc is None or acc.debit_normal else -1
+        args: list[Any] = [account]
+        where = "a.account = ? AND p.phase = 'P'"
+        if currency is not None:
+            where += " AND a.currency = ?"
+            args.append(currency)
+        rows = await self._fetch(
+            "SELECT p.entry_id, e.posted_at, e.memo, p.debit, p.credit FROM acct_postings p "
+            "JOIN acct_accounts a ON a.account_id = p.account_id "
+            f"JOIN acct_entries e ON e.entry_id = p.entry_id WHERE {where} "
+            "ORDER BY p.entry_id, p.seq", *args)
+        out = []
+        running = 0
+        for entry_id, at, memo, dr, cr in rows:
+            running += sign * (int(dr) - int(cr))
+            out.append(StatementLine(entry_id, at, memo, int(dr), int(cr), running))
+        return out[-limit:]
+
+    async def snapshot(self, day: str) -> int:
+        """Freeze today's balances as the end-of-day snapshot for `day` (once; idempotent)."""
+        have = await self._fetch("SELECT count(*) FROM acct_snapshots WHERE day = ?", day)
+        if int(have[0][0]):
+            return int(have[0][0])
+        await self._execute_script(
+            f"INSERT INTO acct_snapshots (day, {_BAL_COLS}) SELECT ?, {_BAL_COLS} "
+            "FROM acct_balances", day)
+        return int((await self._fetch("SELECT count(*) FROM acct_snapshots WHERE day = ?",
+                                      day))[0][0])
+
+    async def snapshot_balances(self, day: str) -> list[Balance]:
+        rows = await self._fetch(_NAMED.format(table="acct_snapshots")
+                                 + " WHERE b.day = ? ORDER BY a.account, a.currency", day)
+        return [Balance(*r) for r in rows]
+
+    async def available_balance(self, account: str, currency: str) -> int | None:
+        """The account's balance on its normal side less pending decreases (None: not in the
+        chart). For a customer: what is left after the holds on it."""
+        acc = self.books.account(account)
+        return None if acc is None else core.available(acc, await self.balance(account,
+                                                                                 currency))
+
+    async def positions(self) -> dict[tuple[str, str], int]:
+        """(channel, currency) -> available position of every channel clearing account."""
+        rows = await self._fetch(_NAMED.format(table="acct_balances")
+                                 + " WHERE a.account LIKE 'clearing:%'")
+        out: dict[tuple[str, str], int] = {}
+        for r in rows:
+            value = self._position(Balance(*r))
+            if value is not None:
+                out[(r[0].removeprefix("clearing:"), r[1])] = value
+        return out
+
+    def _position(self, b: Balance) -> int | None:
+        acc = self.books.account(b.account)
+        if acc is None:
+            return None
+        if acc.constraint == "upper_limit":
+            assert acc.limit is not None
+            vec = (b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending)
+            return acc.limit - core._exposure(acc, vec)
+        return core.available(acc, b)
+
+    async def available_position(self, channel: str, currency: str) -> int | None:
+        """What the channel's clearing account can still pay out: for an upper-limit position
+        the room under the limit, otherwise its available balance. None: no such account."""
+        return self._position(await self.balance(f"clearing:{channel}", currency))
+
+
+# -- SQLite -------------------------------------------------------------------------------------
+_CHUNK = 5000  # bound parameters per IN list (SQLite allows 32766)
+
+
+class SqliteLedger(Ledger):
+    def __init__(self, path: str | Path, books: Books | None = None, *,
+                 synchronous: str = "FULL") -> None:
+        super().__init__(books)
+        self.path = Path(path).resolve()
+        self.url = f"sqlite://{self.path}"
+        self._synchronous = synchronous
+        self._db: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-ledger")
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        if db is None:
+            raise LedgerStoreError(self.url, "ledger is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, db)
+
+    async def open(self) -> None:
+        def _open() -> sqlite3.Connection:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            db.execute("PRAGMA busy_timeout=5000")
+            _sqlite_migrate(db)
+            return db
+
+        self._db = await asyncio.get_running_loop().run_in_executor(self._thread, _open)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            await asyncio.get_running_loop().run_in_executor(self._thread, db.close)
+        self._thread.shutdown(wait=True)
+
+    async def schema_version(self) -> int:
+        return await self._run(_sqlite_version)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        return await self._run(lambda db: db.execute(sql, args).fetchall())
+
+    async def _execute_script(self, sql: str, *args: Any) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in sql.split("; "):
+                    db.execute(stmt, args if "?" in stmt else ())
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._run(run)
+
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
+                    ) -> core.Writes:
+        return await self._run(lambda db: self._post_sync(db, plans, consumer, upto))
+
+    def _post_sync(self, db: sqlite3.Connection, plans: list[Plan], consumer: str | None,
+                   upto: int | None) -> core.Writes:
+        db.execute("BEGIN IMMEDIATE")  # one writer at a time: the snapshot stays true
+        try:
+            snap = _sqlite_snapshot(db, self.books, plans, self._account_ids)
+            with core.gc_paused():
+                w = core.apply(self.books, plans, snap)
+            if w.accounts:
+                db.executemany("INSERT INTO acct_accounts (account_id, account, currency) "
+                               "VALUES (?,?,?)", w.accounts)
+            if w.entries:
+                db.executemany(f"INSERT INTO acct_entries ({_ENTRY_COLS}) "
+                               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", w.entries)
+            if w.postings:
+                db.executemany("INSERT INTO acct_postings (entry_id, seq, account_id, phase, "
+                               "debit, credit) VALUES (?,?,?,?,?,?)", w.postings)
+            if w.deltas:
+                ids = snap.account_ids
+                db.executemany(
+                    f"INSERT INTO acct_balances ({_BAL_COLS}) VALUES (?,?,?,?,?) "
+                    "ON CONFLICT (account_id) DO UPDATE SET "
+                    "debits_posted = debits_posted + excluded.debits_posted, "
+                    "credits_posted = credits_posted + excluded.credits_posted, "
+                    "debits_pending = debits_pending + excluded.debits_pending, "
+                    "credits_pending = credits_pending + excluded.credits_pending",
+                    [(ids[k], *d) for k, d in w.deltas.items()])
+            if w.holds:
+                db.executemany(
+                    f"INSERT INTO acct_holds ({_HOLD_COLS}) VALUES (?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (payment_id) DO UPDATE SET state = excluded.state, "
+                    "closed_entry_id = excluded.closed_entry_id",
+                    [_hold_row(h) for h in w.holds.values()])
+            if consumer is not None and upto is not None:
+                db.execute("INSERT INTO acct_cursor (consumer, last_event_id) VALUES (?, ?) "
+                           "ON CONFLICT (consumer) DO UPDATE SET last_event_id = "
+                           "max(last_event_id, excluded.last_event_id)", (consumer, upto))
+            self._before_commit()
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._committed(w)
+        return w
+
+
+def _hold_row(h: Hold) -> tuple[Any, ...]:
+    return (h.payment_id, h.entry_id, h.debit, h.credit, h.currency, h.amount, h.state,
+            h.closed_entry_id)
+
+
+def _chunks(items: list[Any]) -> list[list[Any]]:
+    return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def _sqlite_in(db: sqlite3.Connection, sql: str, items: list[Any]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for chunk in _chunks(items):
+        out += db.execute(sql.replace("(?)", f"({','.join('?' * len(chunk))})"), chunk)
+    return out
+
+
+def _wanted(plans: list[Plan]) -> tuple[list[int], list[str], list[str], list[int]]:
+    """Event ids, adjustment keys, payment ids with hold work, and entries to be reversed."""
+    event_ids = [p.event_id for p in plans if p.event_id is not None]
+    adj_keys = [p.key for p in plans if p.event_id is None]
+    pids = sorted({p.payment_id for p in plans if p.payment_id is not None
+                   and (p.hold is not None or p.post_hold is not None or p.void_hold)})
+    links = [p.link_entry_id for p in plans
+             if p.link_kind == "reversal" and p.link_entry_id is not None]
+    return event_ids, adj_keys, pids, links
+
+
+def _existing(rows: list[Any]) -> dict[str, Existing]:
+    return {(f"ev:{r[0]}" if r[0] is not None else r[1]): Existing(*r[2:]) for r in rows}
+
+
+_EXISTING_COLS = "event_id, adj_key, entry_id, digest, event_type, amount, status, code"
+
+
+def _sqlite_snapshot(db: sqlite3.Connection, books: Books, plans: list[Plan],
+                     cache: dict[tuple[str, str], int]) -> Snapshot:
+    next_id = int(db.execute("SELECT coalesce(max(entry_id), 0) + 1 "
+                             "FROM acct_entries").fetchone()[0])
+    event_ids, adj_keys, pids, links = _wanted(plans)
+    entries = _existing(
+        _sqlite_in(db, f"SELECT {_EXISTING_COLS} FROM acct_entries WHERE event_id IN (?)",
+                   event_ids)
+        + _sqlite_in(db, f"SELECT {_EXISTING_COLS} FROM acct_entries WHERE adj_key IN (?)",
+                     adj_keys))
+    holds = {r[0]: Hold(*r) for r in _sqlite_in(
+        db, f"SELECT {_HOLD_COLS} FROM acct_holds WHERE payment_id IN (?)", pids)}
+    reversed_ids = {r[0] for r in _sqlite_in(
+        db, "SELECT link_entry_id FROM acct_entries WHERE link_kind = 'reversal' "
+            "AND status = 'posted' AND link_entry_id IN (?)", links)}
+    wanted = core.accounts_of(plans, holds)
+    ids = {k: cache[k] for k in wanted if k in cache}
+    missing = sorted({a for a, c in wanted if (a, c) not in ids})
+    for aid, acct, ccy in _sqlite_in(
+            db, "SELECT account_id, account, currency FROM acct_accounts WHERE account IN (?)",
+            missing):
+        if (acct, ccy) in wanted:
+            ids[(acct, ccy)] = aid
+    by_id = {aid: k for k, aid in ids.items() if core.watched(books, *k)}
+    balances = {by_id[r[0]]: list(r[1:]) for r in _sqlite_in(
+        db, f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id IN (?)", list(by_id))}
+    next_aid = int(db.execute("SELECT coalesce(max(account_id), 0) + 1 "
+                              "FROM acct_accounts").fetchone()[0])
+    return Snapshot(next_id, entries, holds, balances, reversed_ids, ids, next_aid)
+
+
+def _sqlite_version(db: sqlite3.Connection) -> int:
+    db.execute("CREATE TABLE IF NOT EXISTS acct_schema_version (version INTEGER NOT NULL)")
+    return int(db.execute("SELECT max(version) FROM acct_schema_version").fetchone()[0] or 0)
+
+
+def _sqlite_migrate(db: sqlite3.Connection) -> None:
+    for version, statements in SQLITE_MIGRATIONS:
+        if version <= _sqlite_version(db):
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if version <= _sqlite_version(db):  # migrated by another process meanwhile
+                db.execute("COMMIT")
+                continue
+            for sql in statements:
+                db.execute(sql)
+            db.execute("INSERT INTO acct_schema_version (version) VALUES (?)", (version,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+# Fixed numbers, the same in every process: one serialises migrations, one posting batches
+# (the snapshot a batch is applied to must not change under it).
+_MIGRATION_LOCK = 7_400_101
+_POSTING_LOCK = 7_400_102
+_QMARK = re.compile(r"\?")
+
+
+def _pg_sql(sql: str) -> str:
+    n = iter(range(1, 10_000))
+    return _QMARK.sub(lambda _: f"${next(n)}", sql)
+
+
+class PostgresLedger(Ledger):
+    def __init__(self, dsn: str, books: Books | None = None, *, min_size: int = 1,
+                 max_size: int = 4) -> None:
+        super().__init__(books)
+        self.url = dsn
+        self._dsn = dsn
+        self._min, self._max = max(min_size, 2), max(max_size, 2)  # posting uses two
+        self._post_lock = asyncio.Lock()
+        self._pool: Any = None
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None:
+            raise LedgerStoreError(self.url, "ledger is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        import asyncpg
+
+        self._pool = await asyncpg.create_pool(self._dsn, min_size=self._min,
+                                               max_size=self._max, command_timeout=60)
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await con.execute("CREATE TABLE IF NOT EXISTS acct_schema_version "
+                              "(version INTEGER NOT NULL)")
+            current = await con.fetchval("SELECT coalesce(max(version), 0) "
+                                         "FROM acct_schema_version")
+            for version, statements in POSTGRES_MIGRATIONS:
+                if version <= current:
+                    continue
+                for sql in statements:
+                    await con.execute(sql)
+                await con.execute("INSERT INTO acct_schema_version (version) VALUES ($1)",
+                                  version)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def schema_version(self) -> int:
+        return int(await self.pool.fetchval("SELECT coalesce(max(version), 0) "
+                                            "FROM acct_schema_version"))
+
+    async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in await self.pool.fetch(_pg_sql(sql), *args)]
+
+    async def _execute_script(self, sql: str, *args: Any) -> None:
+        async with self.pool.acquire() as con, con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _POSTING_LOCK)
+            for stmt in sql.split("; "):
+                await con.execute(_pg_sql(stmt), *(args if "?" in stmt else ()))
+
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
+                    ) -> core.Writes:
+        # One poster per process at a time; across processes the advisory lock below.
+        async with self._post_lock, self.pool.acquire() as con, con.transaction():
+            await con.execute("SELECT pg_advisory_xact_lock($1)", _POSTING_LOCK)
+            snap = Snapshot(
+                int(await con.fetchval("SELECT coalesce(max(entry_id), 0) + 1 "
+                                       "FROM acct_entries")), {}, {}, {}, set(), {},
+                int(await con.fetchval("SELECT coalesce(max(account_id), 0) + 1 "
+                                       "FROM acct_accounts")))
+            await _pg_load(con, self.books, plans, self._account_ids, snap)
+            with core.gc_paused():
+                w = core.apply(self.books, plans, snap)
+            await _pg_copy(con, w.accounts, w.entries, w.postings)
+            if w.deltas:
+                ids = snap.account_ids
+                keys = sorted(w.deltas, key=ids.__getitem__)  # one lock order for every batch
+                cols = list(zip(*(w.deltas[k] for k in keys), strict=True))
+                await con.execute(
+                    f"INSERT INTO acct_balances ({_BAL_COLS}) SELECT * FROM unnest("
+                    "$1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], "
+                    "$5::bigint[]) ON CONFLICT (account_id) DO UPDATE SET "
+                    "debits_posted = acct_balances.debits_posted + excluded.debits_posted, "
+                    "credits_posted = acct_balances.credits_posted + excluded.credits_posted, "
+                    "debits_pending = acct_balances.debits_pending + excluded.debits_pending, "
+                    "credits_pending = acct_balances.credits_pending + excluded.credits_pending",
+                    [ids[k] for k in keys], *(list(c) for c in cols))
+            if w.holds:
+                rows = [_hold_row(h) for h in w.holds.values()]
+                await con.execute(
+                    f"INSERT INTO acct_holds ({_HOLD_COLS}) SELECT * FROM unnest("
+                    "$1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
+                    "$7::text[], $8::bigint[]) ON CONFLICT (payment_id) DO UPDATE SET "
+                    "state = excluded.state, closed_entry_id = excluded.closed_entry_id",
+                    *(list(c) for c in zip(*rows, strict=True)))
+            if consumer is not None and upto is not None:
+                await con.execute(
+                    "INSERT INTO acct_cursor (consumer, last_event_id) VALUES ($1, $2) "
+                    "ON CONFLICT (consumer) DO UPDATE SET last_event_id = "
+                    "greatest(acct_cursor.last_event_id, excluded.last_event_id)",
+                    consumer, upto)
+            self._before_commit()
+        self._committed(w)
+        return w
+
+
+async def _pg_copy(con: Any, accounts: list[Any], entries: list[Any], postings: list[Any]
+                   ) -> None:
+    # COPY for the bulk rows: the fastest way in (DESIGN.md performance facts).
+    if accounts:
+        await con.copy_records_to_table("acct_accounts", records=accounts,
+                                        columns=["account_id", "account", "currency"])
+    if entries:
+        await con.copy_records_to_table("acct_entries", records=entries, columns=_ENTRY_COLUMNS)
+    if postings:
+        await con.copy_records_to_table("acct_postings", records=postings,
+                                        columns=_POSTING_COLUMNS)
+
+
+async def _pg_load(con: Any, books: Books, plans: list[Plan],
+                   cache: dict[tuple[str, str], int], snap: Snapshot) -> None:
+    """Add to `snap` what these plans touch and it does not hold yet."""
+    event_ids, adj_keys, pids, links = _wanted(plans)
+    entries = snap.entries
+    event_ids = [e for e in event_ids if f"ev:{e}" not in entries]
+    adj_keys = [k for k in adj_keys if k not in entries]
+    rows = []
+    if event_ids:
+        rows += await con.fetch(f"SELECT {_EXISTING_COLS} FROM acct_entries "
+                                "WHERE event_id = ANY($1::bigint[])", event_ids)
+    if adj_keys:
+        rows += await con.fetch(f"SELECT {_EXISTING_COLS} FROM acct_entries "
+                                "WHERE adj_key = ANY($1::text[])", adj_keys)
+    entries.update(_existing(rows))
+    pids = [p for p in pids if p not in snap.holds]
+    if pids:
+        snap.holds.update({r[0]: Hold(*r) for r in await con.fetch(
+            f"SELECT {_HOLD_COLS} FROM acct_holds WHERE payment_id = ANY($1::text[])", pids)})
+    if links:
+        snap.reversed_ids.update(r[0] for r in await con.fetch(
+            "SELECT link_entry_id FROM acct_entries WHERE link_kind = 'reversal' "
+            "AND status = 'posted' AND link_entry_id = ANY($1::bigint[])", links))
+    ids = snap.account_ids
+    wanted = [k for k in core.accounts_of(plans, snap.holds) if k not in ids]
+    fresh: dict[tuple[str, str], int] = {k: cache[k] for k in wanted if k in cache}
+    missing = sorted({a for a, c in wanted if (a, c) not in fresh})
+    if missing:
+        want = set(wanted)
+        for aid, acct, ccy in await con.fetch(
+                "SELECT account_id, account, currency FROM acct_accounts "
+                "WHERE account = ANY($1::text[])", missing):
+            if (acct, ccy) in want:
+                fresh[(acct, ccy)] = aid
+    ids.update(fresh)
+    by_id = {aid: k for k, aid in fresh.items() if core.watched(books, *k)}
+    if by_id:
+        snap.balances.update({by_id[r[0]]: list(r[1:]) for r in await con.fetch(
+            f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id = ANY($1::bigint[])",
+            list(by_id))})
+
+
+def open_ledger(url: str, books: Books | None = None) -> Ledger:
+    """A ledger for a URL, like the switch's store: `sqlite:///abs/path.db` or
+    `postgresql://...`. Returned unopened; `await ledger.open()` connects and migrates."""
+    if url.startswith("sqlite:///"):
+        return SqliteLedger(url.removeprefix("sqlite://"), books)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresLedger(url, books)
+    raise LedgerStoreError(url, "unsupported ledger URL: use sqlite:///PATH or postgresql://...")

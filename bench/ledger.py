@@ -1,0 +1,173 @@
+"""Ledger posting throughput next to a raw baseline measured in the same run.
+
+    python -m bench.ledger [--json] [--payments N]
+
+Each payment is an accept (a hold: 2 postings) and a settlement with a fee (release, post, pass to
+the channel, net fee and VAT: 10 postings). The figure is postings/s through the full engine
+(rules, idempotency check, holds, constraints, balances, cursor, one transaction per batch); the
+baseline writes the very same posting rows into an identically indexed table with no logic at all:
+COPY on PostgreSQL, executemany on SQLite. PostgreSQL comes from PAYSWITCH_TEST_PG_DSN, in a schema
+created and dropped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from accounting.ledger import Ledger, PostgresLedger, SqliteLedger
+from switch.store import OutboxEvent
+
+BATCH = 10_000  # events per transaction: a page the worker reads under load
+CONSUMER = "bench"
+_POSTING_COLS = ["entry_id", "seq", "account_id", "phase", "debit", "credit"]
+
+
+def events(payments: int, start: int = 1) -> list[OutboxEvent]:
+    """Accept then settle each payment, interleaved as the outbox would have them."""
+    out: list[OutboxEvent] = []
+    eid = start
+    window = 500  # settlements trail acceptances, as they do in the switch
+    for i in range(payments + window):
+        if i < payments:
+            body = {"amount": 1000 + i % 977, "currency": "CNY",
+                    "debtor_account": f"62170000{i % 5000:08d}", "product": "CT"}
+            out.append(OutboxEvent(eid, f"p{i}", "payment.accepted", body, "t"))
+            eid += 1
+        j = i - window
+        if j >= 0:
+            body = {"amount": 1000 + j % 977, "currency": "CNY",
+                    "debtor_account": f"62170000{j % 5000:08d}", "product": "CT",
+                    "channel": ("IBPS", "BEPS", "HVPS")[j % 3], "fee": 30}
+            out.append(OutboxEvent(eid, f"p{j}", "payment.settled", body, "t"))
+            eid += 1
+    return out
+
+
+async def _post_all(ledger: Ledger, evs: list[OutboxEvent]) -> float:
+    t0 = time.perf_counter()
+    for i in range(0, len(evs), BATCH):
+        page = evs[i:i + BATCH]
+        await ledger.post_events(page, "2026-03-02T09:00:00+00:00", consumer=CONSUMER)
+    return time.perf_counter() - t0
+
+
+async def bench_postgres(dsn: str, payments: int) -> dict[str, float]:
+    import asyncpg
+
+    schema = f"bench_ledger_{uuid.uuid4().hex[:8]}"
+    con = await asyncpg.connect(dsn)
+    await con.execute(f"CREATE SCHEMA {schema}")
+    try:
+        sep = "&" if "?" in dsn else "?"
+        url = f"{dsn}{sep}search_path={schema}"
+        ledger = PostgresLedger(url)
+        await ledger.open()
+        try:
+            evs = events(payments)
+            elapsed = await _post_all(ledger, evs)
+            rows = [tuple(r) for r in await ledger.pool.fetch(
+                f"SELECT {', '.join(_POSTING_COLS)} FROM acct_postings ORDER BY entry_id, seq")]
+            per_batch = max(1, len(rows) * BATCH // len(evs))
+            async with ledger.pool.acquire() as c:
+                await c.execute("CREATE TABLE raw_postings (LIKE acct_postings INCLUDING ALL)")
+                t0 = time.perf_counter()
+                for i in range(0, len(rows), per_batch):
+                    async with c.transaction():
+                        await c.copy_records_to_table("raw_postings",
+                                                      records=rows[i:i + per_batch],
+                                                      columns=_POSTING_COLS)
+                raw = time.perf_counter() - t0
+        finally:
+            await ledger.close()
+    finally:
+        await con.execute(f"DROP SCHEMA {schema} CASCADE")
+        await con.close()
+    return {"pg_postings": len(rows), "pg_postings_per_s": len(rows) / elapsed,
+            "pg_raw_rows_per_s": len(rows) / raw}
+
+
+async def bench_sqlite(payments: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ledger.db"
+        ledger = SqliteLedger(path)
+        await ledger.open()
+        try:
+            evs = events(payments)
+            elapsed = await _post_all(ledger, evs)
+        finally:
+            await ledger.close()
+        db = sqlite3.connect(path, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        rows = db.execute(f"SELECT {', '.join(_POSTING_COLS)} FROM acct_postings "
+                          "ORDER BY entry_id, seq").fetchall()
+        ddl = db.execute("SELECT sql FROM sqlite_master WHERE tbl_name = 'acct_postings' "
+                         "AND sql IS NOT NULL").fetchall()
+        for (sql,) in ddl:  # the same table and indexes, under another name
+            db.execute(sql.replace("acct_postings", "raw_postings"))
+        per_batch = max(1, len(rows) * BATCH // len(evs))
+        t0 = time.perf_counter()
+        for i in range(0, len(rows), per_batch):
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO raw_postings VALUES (?,?,?,?,?,?)",
+                           rows[i:i + per_batch])
+            db.execute("COMMIT")
+        raw = time.perf_counter() - t0
+        db.close()
+    return {"sqlite_postings": len(rows), "sqlite_postings_per_s": len(rows) / elapsed,
+            "sqlite_raw_rows_per_s": len(rows) / raw}
+
+
+async def run(payments: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"payments": payments, "batch_events": BATCH}
+    dsn = os.environ.get("PAYSWITCH_TEST_PG_DSN")
+    if dsn:
+        out.update(await bench_postgres(dsn, payments))
+        out["pg_vs_raw"] = out["pg_postings_per_s"] / out["pg_raw_rows_per_s"]
+    out.update(await bench_sqlite(payments))
+    out["sqlite_vs_raw"] = out["sqlite_postings_per_s"] / out["sqlite_raw_rows_per_s"]
+    return out
+
+
+def _run(coro: Any) -> Any:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency of the switch
+        return asyncio.run(coro)
+    return uvloop.run(coro)  # the loop the switch runs on
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.ledger", description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--payments", type=int, default=30_000)
+    args = ap.parse_args(argv)
+    result = _run(run(args.payments))
+    if args.json:
+        print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
+                          for k, v in result.items()}))
+        return 0
+    if "pg_postings_per_s" in result:
+        print(f"PostgreSQL ledger  {result['pg_postings_per_s']:>12,.0f} postings/s   "
+              f"raw COPY {result['pg_raw_rows_per_s']:>12,.0f} rows/s   "
+              f"{result['pg_vs_raw']:.0%} of raw")
+    else:
+        print("PostgreSQL: PAYSWITCH_TEST_PG_DSN not set, skipped", file=sys.stderr)
+    print(f"SQLite ledger      {result['sqlite_postings_per_s']:>12,.0f} postings/s   "
+          f"raw executemany {result['sqlite_raw_rows_per_s']:>12,.0f} rows/s   "
+          f"{result['sqlite_vs_raw']:.0%} of raw")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
