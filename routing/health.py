@@ -20,7 +20,7 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Literal
 
-__all__ = ["CircuitBreaker", "CircuitState", "SuccessWindow"]
+__all__ = ["TECHNICAL_REASONS", "CircuitBreaker", "CircuitState", "SuccessWindow"]
 
 CircuitState = Literal["closed", "open", "half_open"]
 
@@ -98,3 +98,18 @@ class SuccessWindow:
         if not self._outcomes:
             return 1_000_000
         return self._ok * 1_000_000 // len(self._outcomes)
+
+
+# ISO 20022 reasons that say the channel (or a bank behind it) failed technically, not that the
+# payment itself is wrong: they count against the channel's health and allow a fallback route.
+TECHNICAL_REASONS = frozenset({
+    "AB05",  # timeout at the creditor agent
+    "AB06",  # timeout at the instructed agent
+    "AB07",  # offline agent
+    "AB08",  # offline creditor agent
+    "AB09",  # error at the creditor agent
+    "AB10",  # error at the instructed agent
+    "MS03",  # reason not specified (the channel's own malfunction)
+    "TM01",  # after the channel's cut-off
+})
+

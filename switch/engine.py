@@ -14,13 +14,16 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from adapters.base import ChannelAdapter, ChannelError, ChannelStatus, Outcome
 from messages.errors import MessageError
+from routing.health import TECHNICAL_REASONS, CircuitBreaker, SuccessWindow
 from routing.router import Router
+from routing.state import RoutingState
 from switch.clock import Clock, iso
 from switch.order import Order, Payment
 from switch.states import TERMINAL, State, can_move
@@ -103,6 +106,10 @@ class PaymentEngine:
         self._runner: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self.stats = EngineStats()
+        # What this process has seen of each channel; the router skips one whose circuit is open.
+        self.breakers = {name: CircuitBreaker() for name in adapters}
+        self.success = {name: SuccessWindow() for name in adapters}
+        self._tried: dict[str, set[str]] = {}  # channels that refused a payment technically
         for adapter in adapters.values():
             adapter.on_status = self._channel_said
 
@@ -318,7 +325,7 @@ class PaymentEngine:
             if p is None or p.state not in (State.ACCEPTED, State.SCHEDULED):
                 return
             clock_now = self.clock.now()
-            decision = self.router.decide(p.order, clock_now)
+            decision = self.router.decide(p.order, clock_now, self.routing_state(clock_now))
             why = "route: " + decision.summary()
             if decision.channel is None:
                 move(p, State.REJECTED, why, reason=decision.reason,
@@ -354,10 +361,28 @@ class PaymentEngine:
                 move(p, State.REJECTED, f"not sendable: {item.detail}", reason=item.reject,
                      events=(_event("payment.rejected", p.order, channel=p.channel),))
             elif p is not None and p.state == State.SUBMITTED:
+                self._observe(p.channel, ok=False)
                 move(p, State.ROUTED, f"not sent: {item.detail}")
                 self._later(self.retry_delay_s, _Resubmit(p.payment_id))
         elif isinstance(item, ChannelStatus):
             self._plan_status(item, current, move, effects)
+
+    def routing_state(self, now: datetime) -> RoutingState:
+        return RoutingState(
+            unavailable=frozenset(c for c, b in self.breakers.items() if not b.allows(now)),
+            success_ppm={c: w.ppm() for c, w in self.success.items()},
+        )
+
+    def _observe(self, channel: str | None, ok: bool) -> None:
+        """Feed a definitive outcome to the channel's breaker and success rate."""
+        if channel not in self.breakers:
+            return
+        now = self.clock.now()
+        if ok:
+            self.breakers[channel].record_success(now)
+        else:
+            self.breakers[channel].record_failure(now)
+        self.success[channel].record(ok)
 
     def _submit_when_open(self, p: Payment, move: Any, effects: _SideEffects) -> None:
         if not self.adapters[p.channel or ""].connected:
@@ -377,9 +402,17 @@ class PaymentEngine:
             return
         waiting = p.state in (State.SUBMITTED, State.UNKNOWN)
         if st.outcome == Outcome.SETTLED and waiting:
+            self._observe(p.channel, ok=True)
+            self._tried.pop(p.payment_id, None)
             move(p, State.SETTLED, f"{p.channel} settled {st.channel_ref or ''}".rstrip(),
                  events=(_event("payment.settled", p.order, channel=p.channel, fee=p.fee),))
         elif st.outcome == Outcome.REJECTED and waiting:
+            technical = st.reason in TECHNICAL_REASONS
+            self._observe(p.channel, ok=not technical)  # a refused payment is a working channel
+            # From UNKNOWN the state machine allows no reroute: such a payment ends here.
+            if technical and p.state == State.SUBMITTED and self._fall_back(p, st, move, effects):
+                return
+            self._tried.pop(p.payment_id, None)
             move(p, State.REJECTED, f"{p.channel} rejected: {st.detail or st.reason}",
                  reason=st.reason, events=(_event("payment.rejected", p.order, channel=p.channel),))
         elif st.outcome == Outcome.UNKNOWN and p.state == State.SUBMITTED:
@@ -393,6 +426,22 @@ class PaymentEngine:
         elif st.outcome == Outcome.PENDING and p.state == State.UNKNOWN:
             self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
 
+    def _fall_back(self, p: Payment, st: ChannelStatus, move: Any, effects: _SideEffects) -> bool:
+        """After a technical refusal (never after UNKNOWN) try the next-best channel, keeping
+        the payment's ids: the first channel has said it did not settle. True if rerouted."""
+        tried = self._tried.setdefault(p.payment_id, set())
+        tried.add(p.channel or "")
+        now = self.clock.now()
+        decision = self.router.fallback(p.order, now, self.routing_state(now), tried,
+                                        last_status="REJECTED")
+        if decision.channel is None or decision.scheduled_for is not None \
+                or decision.channel not in self.adapters:
+            return False
+        p = move(p, State.ROUTED, f"{p.channel} refused it technically ({st.reason}); "
+                 f"fallback: {decision.summary()}", channel=decision.channel, fee=decision.fee)
+        self._submit_when_open(p, move, effects)
+        return True
+
     def _act(self, effects: _SideEffects) -> None:
         for p in effects.publish:
             self.publish(p)
@@ -405,6 +454,7 @@ class PaymentEngine:
 
     async def _send(self, p: Payment) -> None:
         adapter = self.adapters[p.channel or ""]
+        self.breakers[p.channel or ""].record_dispatch(self.clock.now())
         try:
             await adapter.submit(p)
         except ChannelError as exc:
