@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import deque
-from collections.abc import Callable
-from datetime import datetime
+from collections import ChainMap, deque
+from collections.abc import Callable, MutableMapping
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -27,12 +28,29 @@ from routing.state import RoutingState
 from switch.clock import Clock, iso
 from switch.order import Order, Payment
 from switch.states import TERMINAL, State, can_move
-from switch.store import BatchResult, Event, IntakeError, NewPayment, Store, Transition, WriteBatch
+from switch.store import (
+    BatchResult,
+    CapDelta,
+    Event,
+    IntakeError,
+    NewPayment,
+    Store,
+    Transition,
+    WriteBatch,
+)
 from switch.validation import Invalid, validate_order
 
 log = logging.getLogger("payswitch.engine")
 
 Publish = Callable[[Payment], None]
+
+ChannelDay = tuple[str, date]
+DebtorDay = tuple[str, str, date]
+# States in which a routed payment holds its daily caps; leaving them for REJECTED or
+# CANCELLED gives them back, SETTLED (and RETURNED after it) keeps them.
+_HOLDING = frozenset({State.ROUTED, State.SCHEDULED, State.QUEUED_FOR_BATCH, State.BATCHED,
+                      State.SUBMITTED, State.UNKNOWN})
+_RELEASING = frozenset({State.REJECTED, State.CANCELLED})
 
 
 class _Accept(msgspec.Struct):
@@ -110,6 +128,13 @@ class PaymentEngine:
         self.breakers = {name: CircuitBreaker() for name in adapters}
         self.success = {name: SuccessWindow() for name in adapters}
         self._tried: dict[str, set[str]] = {}  # channels that refused a payment technically
+        # Daily caps used, as committed (loaded at start, then kept by the writer). During a
+        # turn, decisions read them through an overlay holding what the turn has planned.
+        self.channel_used: dict[ChannelDay, int] = {}
+        self.debtor_used: dict[DebtorDay, int] = {}
+        self._turn_caps: tuple[MutableMapping[ChannelDay, int],
+                               MutableMapping[DebtorDay, int]] | None = None
+        self._caps_today: date | None = None  # the local day the figures were last pruned on
         for adapter in adapters.values():
             adapter.on_status = self._channel_said
 
@@ -141,6 +166,7 @@ class PaymentEngine:
                 await adapter.start()
             except (OSError, ChannelError) as exc:
                 log.warning("channel %s not reachable at start: %s", adapter.channel, exc)
+        await self._load_caps()
         await self._recover()
         self._runner = asyncio.get_running_loop().create_task(self._run(), name="payment-engine")
 
@@ -153,6 +179,34 @@ class PaymentEngine:
                 await self._runner
         for adapter in self.adapters.values():
             await adapter.close()
+
+    def _today(self) -> date:
+        """The local date where the channels' business days are kept."""
+        return self.clock.now().astimezone(ZoneInfo(self.router.catalogue.timezone)).date()
+
+    async def _load_caps(self) -> None:
+        """Caps used from yesterday on (business days are local to the catalogue)."""
+        today = self._caps_today = self._today()
+        self.channel_used.clear()
+        self.debtor_used.clear()
+        for row in await self.store.route_caps((today - timedelta(days=1)).isoformat()):
+            day = date.fromisoformat(row.business_date)
+            if row.debtor:
+                self.debtor_used[(row.channel, row.debtor, day)] = row.used
+            else:
+                self.channel_used[(row.channel, day)] = row.used
+
+    def _prune_caps(self) -> None:
+        """Forget the figures of business days before yesterday, once per local day."""
+        today = self._today()
+        if today == self._caps_today:
+            return
+        self._caps_today = today
+        since = today - timedelta(days=1)
+        for key in [k for k in self.channel_used if k[1] < since]:
+            del self.channel_used[key]
+        for dkey in [k for k in self.debtor_used if k[2] < since]:
+            del self.debtor_used[dkey]
 
     async def _recover(self) -> None:
         """Resume what a previous run left: route the accepted, inquire the sent, resend nothing."""
@@ -229,15 +283,22 @@ class PaymentEngine:
         failures: list[_IntakeFailure] = []
         staged: dict[str, Payment] = {}  # state as of this batch, per payment touched
         effects = _SideEffects()
-        for item in items:
-            if isinstance(item, _Accept):
-                accepts.append(item)
-                batch.accepts.append(self._new_payment(item, now))
-            elif isinstance(item, _IntakeFailure):
-                failures.append(item)
-                batch.intake_errors.append(item.error)
-            else:
-                self._plan(item, now, batch, staged, effects)
+        self._prune_caps()
+        # Each decision sees the caps planned before it in this turn; the committed figures
+        # change only once the batch is durable (a failed turn is planned again).
+        self._turn_caps = (ChainMap({}, self.channel_used), ChainMap({}, self.debtor_used))
+        try:
+            for item in items:
+                if isinstance(item, _Accept):
+                    accepts.append(item)
+                    batch.accepts.append(self._new_payment(item, now))
+                elif isinstance(item, _IntakeFailure):
+                    failures.append(item)
+                    batch.intake_errors.append(item.error)
+                else:
+                    self._plan(item, now, batch, staged, effects)
+        finally:
+            self._turn_caps = None
         # Inquiries and resends of unchanged payments write nothing but must still happen.
         result = await self.store.commit(batch) if len(batch) else BatchResult([], [])
         if len(batch):
@@ -255,6 +316,10 @@ class PaymentEngine:
                 item.future.set_result((payment, created))
         failed = {t.payment_id for t, ok in zip(batch.transitions, result.applied, strict=True)
                   if not ok}
+        for t, ok in zip(batch.transitions, result.applied, strict=True):
+            if ok:  # what the store applied, no more
+                for d in t.caps:
+                    _add_caps(self.channel_used, self.debtor_used, d)
         for pid, payment in staged.items():
             if pid in failed:
                 # Only another writer (a second process) can have moved it: take its word.
@@ -304,17 +369,23 @@ class PaymentEngine:
 
         def move(p: Payment, to: State, cause: str, *, reason: str | None = None,
                  channel: str | None = None, fee: int | None = None,
+                 business_date: str | None = None, caps: tuple[CapDelta, ...] = (),
                  events: tuple[Event, ...] = ()) -> Payment:
             if not can_move(State(p.state), to):
                 raise RuntimeError(f"illegal move {p.state} -> {to} for {p.payment_id}")
+            if to in _RELEASING:
+                caps = (*caps, *_release(p))
             batch.transitions.append(Transition(
                 payment_id=p.payment_id, from_state=p.state, to_state=to, at=now, cause=cause,
-                reason=reason, channel=channel, fee=fee, events=events,
+                reason=reason, channel=channel, fee=fee, business_date=business_date,
+                events=events, caps=caps,
             ))
+            self._plan_caps(caps)
             moved = msgspec.structs.replace(
                 p, state=to.value, reason=reason, updated_at=now,
                 channel=channel if channel is not None else p.channel,
                 fee=fee if fee is not None else p.fee,
+                business_date=business_date if business_date is not None else p.business_date,
             )
             staged[p.payment_id] = moved
             effects.publish.append(moved)
@@ -325,7 +396,14 @@ class PaymentEngine:
             if p is None or p.state not in (State.ACCEPTED, State.SCHEDULED):
                 return
             clock_now = self.clock.now()
-            decision = self.router.decide(p.order, clock_now, self.routing_state(clock_now))
+            # A SCHEDULED payment already holds caps: decide as if it did not, so it does not
+            # compete with itself; the move below gives them back and takes the new ones.
+            held = _release(p)
+            self._plan_caps(held)
+            try:
+                decision = self.router.decide(p.order, clock_now, self.routing_state(clock_now))
+            finally:
+                self._plan_caps(tuple(_negate(d) for d in held))
             why = "route: " + decision.summary()
             if decision.channel is None:
                 move(p, State.REJECTED, why, reason=decision.reason,
@@ -339,13 +417,17 @@ class PaymentEngine:
                 # Nothing can take it now but a channel can before its deadline: wait for the
                 # window, then decide again (limits and health may have changed meanwhile).
                 if p.state == State.ACCEPTED:
-                    p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee)
+                    day, taken = _consume(p, decision.channel, decision.business_date)
+                    p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee,
+                             business_date=day, caps=taken)
                     move(p, State.SCHEDULED,
                          f"scheduled for {decision.scheduled_for.isoformat()}")
                 wait = (decision.scheduled_for - clock_now).total_seconds()
                 self._later(max(wait, 0.0), _Route(p))
                 return
-            p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee)
+            day, taken = _consume(p, decision.channel, decision.business_date)
+            p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee,
+                     business_date=day, caps=(*held, *taken))
             self._submit_when_open(p, move, effects)
         elif isinstance(item, _Resubmit):
             p = current(item.payment_id)
@@ -368,10 +450,19 @@ class PaymentEngine:
             self._plan_status(item, current, move, effects)
 
     def routing_state(self, now: datetime) -> RoutingState:
+        channel_used, debtor_used = self._turn_caps or (self.channel_used, self.debtor_used)
         return RoutingState(
+            channel_used=channel_used,
+            debtor_used=debtor_used,
             unavailable=frozenset(c for c, b in self.breakers.items() if not b.allows(now)),
             success_ppm={c: w.ppm() for c, w in self.success.items()},
         )
+
+    def _plan_caps(self, deltas: tuple[CapDelta, ...]) -> None:
+        """Count deltas in this turn's overlay only (what later decisions of the turn see)."""
+        if self._turn_caps is not None:
+            for d in deltas:
+                _add_caps(*self._turn_caps, d)
 
     def _observe(self, channel: str | None, ok: bool) -> None:
         """Feed a definitive outcome to the channel's breaker and success rate."""
@@ -437,8 +528,11 @@ class PaymentEngine:
         if decision.channel is None or decision.scheduled_for is not None \
                 or decision.channel not in self.adapters:
             return False
+        # The caps move with the payment: given back on the old channel, taken on the new.
+        day, taken = _consume(p, decision.channel, decision.business_date)
         p = move(p, State.ROUTED, f"{p.channel} refused it technically ({st.reason}); "
-                 f"fallback: {decision.summary()}", channel=decision.channel, fee=decision.fee)
+                 f"fallback: {decision.summary()}", channel=decision.channel, fee=decision.fee,
+                 business_date=day, caps=(*_release(p), *taken))
         self._submit_when_open(p, move, effects)
         return True
 
@@ -475,6 +569,37 @@ class _NotSent(msgspec.Struct):
     payment_id: str
     detail: str
     reject: str | None = None  # a reason code when sending again cannot help
+
+
+def _consume(p: Payment, channel: str, business_date: date | None
+             ) -> tuple[str | None, tuple[CapDelta, ...]]:
+    """The business day and the deltas that take ``p``'s amount from that channel's caps."""
+    if business_date is None:  # the router names a day for every route it makes
+        return None, ()
+    day = business_date.isoformat()
+    return day, (CapDelta(channel, day, p.order.debtor.account, p.order.amount),)
+
+
+def _release(p: Payment) -> tuple[CapDelta, ...]:
+    """The deltas that give back what ``p`` holds of its channel's caps (none if nothing)."""
+    if p.state not in _HOLDING or p.channel is None or p.business_date is None:
+        return ()
+    return (CapDelta(p.channel, p.business_date, p.order.debtor.account, -p.order.amount),)
+
+
+def _negate(d: CapDelta) -> CapDelta:
+    return msgspec.structs.replace(d, amount=-d.amount)
+
+
+def _add_caps(channel_used: MutableMapping[ChannelDay, int],
+              debtor_used: MutableMapping[DebtorDay, int], d: CapDelta) -> None:
+    """Apply one delta as the store does: to the channel-wide figure and the debtor's."""
+    day = date.fromisoformat(d.business_date)
+    ckey = (d.channel, day)
+    channel_used[ckey] = channel_used.get(ckey, 0) + d.amount
+    if d.debtor_account:
+        dkey = (d.channel, d.debtor_account, day)
+        debtor_used[dkey] = debtor_used.get(dkey, 0) + d.amount
 
 
 def _event(kind: str, order: Order, **extra: Any) -> Event:

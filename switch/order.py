@@ -54,6 +54,7 @@ class Payment(msgspec.Struct, kw_only=True):
     reason: str | None = None
     channel: str | None = None
     fee: int = 0  # minor units of the order currency, charged to the debtor
+    business_date: str | None = None  # ISO date: the channel business day whose caps it holds
     end_to_end_id: str  # never changes once assigned; reused on any resubmission
     uetr: str  # UUID v4, never changes once assigned
     created_at: str  # ISO 8601 UTC, from the injected clock

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from switch.order import Payment
 from switch.store import (
+    CapDelta,
+    CapRow,
     Event,
     HistoryRow,
     IntakeError,
@@ -237,6 +239,125 @@ async def test_failed_batch_leaves_nothing_behind(store: Store, poison: str) -> 
     # and the store still works afterwards
     assert (await store.commit(WriteBatch(transitions=[move(old, "ACCEPTED", "ROUTED")]))).applied \
         == [True]
+
+
+# -- daily route caps ---------------------------------------------------------------------------
+DAY = "2026-03-02"
+DEBTOR = "6217000000000001"  # the debtor of tests.orders.order()
+
+
+def take(p: Payment, channel: str = "IBPS", day: str = DAY) -> CapDelta:
+    return CapDelta(channel, day, p.order.debtor.account, p.order.amount)
+
+
+def give(p: Payment, channel: str = "IBPS", day: str = DAY) -> CapDelta:
+    return CapDelta(channel, day, p.order.debtor.account, -p.order.amount)
+
+
+async def caps(store: Store, since: str = "0000-00-00") -> dict[tuple[str, str, str], int]:
+    return {(r.channel, r.business_date, r.debtor): r.used for r in await store.route_caps(since)}
+
+
+async def test_caps_are_consumed_with_the_move_and_released_on_reject(store: Store) -> None:
+    a, b = payment(amount=300), payment(amount=50)
+    other = payment(amount=7, debtor=msgspec.structs.replace(a.order.debtor, account="62170009"))
+    await accept(store, a, b, other)
+    result = await store.commit(WriteBatch(transitions=[
+        move(a, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY, caps=(take(a),)),
+        move(b, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY, caps=(take(b),)),
+        move(other, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY,
+             caps=(take(other),)),
+    ]))
+    assert result.applied == [True, True, True]
+    assert await caps(store) == {("IBPS", DAY, ""): 357, ("IBPS", DAY, DEBTOR): 350,
+                                 ("IBPS", DAY, "62170009"): 7}
+    got = await store.payment(a.payment_id)
+    assert got is not None and (got.channel, got.business_date) == ("IBPS", DAY)
+    # a later move without a business date keeps the stored one
+    await store.commit(WriteBatch(transitions=[move(a, "ROUTED", "SUBMITTED", at=T2)]))
+    got = await store.payment(a.payment_id)
+    assert got is not None and got.business_date == DAY
+    await store.commit(WriteBatch(transitions=[
+        move(a, "SUBMITTED", "REJECTED", at=T2, reason="AC04", caps=(give(a),)),
+    ]))
+    assert await caps(store) == {("IBPS", DAY, ""): 57, ("IBPS", DAY, DEBTOR): 50,
+                                 ("IBPS", DAY, "62170009"): 7}
+    assert [r.used for r in await store.route_caps(DAY)] == [57, 50, 7]
+    assert await store.route_caps("2026-03-03") == []
+    assert await store.route_caps("2026-03-01") == [
+        CapRow("IBPS", DAY, "", 57), CapRow("IBPS", DAY, DEBTOR, 50),
+        CapRow("IBPS", DAY, "62170009", 7)]
+
+
+async def test_stale_transition_applies_no_cap_delta(store: Store) -> None:
+    p, q = payment(amount=400), payment(amount=25)
+    await accept(store, p, q)
+    await store.commit(WriteBatch(transitions=[
+        move(p, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY, caps=(take(p),)),
+    ]))
+    result = await store.commit(WriteBatch(transitions=[
+        # stale: p is ROUTED, not ACCEPTED; neither its consumption nor its release counts
+        move(p, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY, caps=(take(p),)),
+        move(p, "SUBMITTED", "REJECTED", caps=(give(p),)),
+        move(q, "ACCEPTED", "ROUTED", channel="HVPS", business_date="2026-03-03",
+             caps=(take(q, "HVPS", "2026-03-03"),)),
+    ]))
+    assert result.applied == [False, False, True]
+    assert await caps(store) == {("IBPS", DAY, ""): 400, ("IBPS", DAY, DEBTOR): 400,
+                                 ("HVPS", "2026-03-03", ""): 25,
+                                 ("HVPS", "2026-03-03", DEBTOR): 25}
+    ghost = payment(amount=9)  # never stored: its move does not apply, nor do its caps
+    result = await store.commit(WriteBatch(transitions=[
+        move(ghost, "ACCEPTED", "ROUTED", caps=(take(ghost),))]))
+    assert result.applied == [False]
+    assert (await caps(store))[("IBPS", DAY, "")] == 400
+
+
+async def test_caps_of_several_moves_of_one_payment_in_one_batch_add_up(store: Store) -> None:
+    # ROUTED on IBPS, refused, moved to UnionPay (the caps move with it), then SETTLED: the
+    # PostgreSQL backend applies these in rounds, the caps once at the end, per key.
+    p, q = payment(amount=1000), payment(amount=1)
+    await accept(store, p, q)
+    result = await store.commit(WriteBatch(transitions=[
+        move(p, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY, caps=(take(p),)),
+        move(q, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY, caps=(take(q),)),
+        move(p, "ROUTED", "SUBMITTED"),
+        move(p, "SUBMITTED", "ROUTED", channel="UnionPay", business_date="2026-03-03",
+             caps=(give(p), take(p, "UnionPay", "2026-03-03"))),
+        move(p, "ROUTED", "SUBMITTED"),
+        move(p, "SUBMITTED", "SETTLED"),
+    ]))
+    assert result.applied == [True] * 6
+    rows = await caps(store)
+    assert {k: v for k, v in rows.items() if v} == {
+        ("IBPS", DAY, ""): 1, ("IBPS", DAY, DEBTOR): 1,
+        ("UnionPay", "2026-03-03", ""): 1000, ("UnionPay", "2026-03-03", DEBTOR): 1000}
+    got = await store.payment(p.payment_id)
+    assert got is not None
+    assert (got.state, got.channel, got.business_date) == ("SETTLED", "UnionPay", "2026-03-03")
+
+
+async def test_failed_batch_leaves_caps_unchanged(store: Store) -> None:
+    old = payment(amount=500)
+    await accept(store, old)
+    await store.commit(WriteBatch(transitions=[
+        move(old, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY, caps=(take(old),)),
+    ]))
+    before = await caps(store)
+    fresh = payment(amount=70)
+    batch = WriteBatch(
+        accepts=[accepted(fresh)],
+        transitions=[move(old, "ROUTED", "REJECTED", caps=(give(old),)),
+                     move(fresh, "ACCEPTED", "ROUTED", channel="IBPS", business_date=DAY,
+                          caps=(take(fresh),))],
+        # the last statement of the transaction fails, after the caps were written
+        intake_errors=[IntakeError("CORE-1", "FF01", None, b"", T1)],  # type: ignore[arg-type]
+    )
+    with pytest.raises(INTEGRITY):
+        await store.commit(batch)
+    assert await caps(store) == before == {("IBPS", DAY, ""): 500, ("IBPS", DAY, DEBTOR): 500}
+    got = await store.payment(old.payment_id)
+    assert got is not None and got.state == "ROUTED"
 
 
 # -- history, outbox, intake errors, summary ----------------------------------------------------

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from switch.store.base import (
     BatchResult,
+    CapDelta,
+    CapRow,
     Event,
     HistoryRow,
     IntakeError,
@@ -20,6 +22,8 @@ from switch.store.base import (
 
 __all__ = [
     "BatchResult",
+    "CapDelta",
+    "CapRow",
     "Event",
     "HistoryRow",
     "IntakeError",

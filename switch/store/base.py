@@ -27,8 +27,32 @@ class NewPayment(msgspec.Struct, frozen=True):
     events: tuple[Event, ...] = ()
 
 
+class CapDelta(msgspec.Struct, frozen=True):
+    """A change to a channel's daily cap used, for one debtor account on one business day.
+
+    Applied to the channel-wide row and to the debtor's row; ``amount`` < 0 gives back.
+    """
+
+    channel: str
+    business_date: str  # ISO date of the channel business day
+    debtor_account: str
+    amount: int  # minor units
+
+
+class CapRow(msgspec.Struct, frozen=True):
+    """One row of ``route_caps``: ``debtor`` '' is the channel-wide total."""
+
+    channel: str
+    business_date: str
+    debtor: str
+    used: int
+
+
 class Transition(msgspec.Struct, frozen=True, kw_only=True):
-    """Move one payment from `from_state` to `to_state`; applied only if it is still there."""
+    """Move one payment from `from_state` to `to_state`; applied only if it is still there.
+
+    Its cap deltas are applied in the same transaction, and only if the move applies.
+    """
 
     payment_id: str
     from_state: str
@@ -38,7 +62,9 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
     channel: str | None = None
     fee: int | None = None
+    business_date: str | None = None  # the business day whose caps the payment holds
     events: tuple[Event, ...] = ()
+    caps: tuple[CapDelta, ...] = ()
 
 
 class IntakeError(msgspec.Struct, frozen=True):
@@ -92,6 +118,27 @@ class SummaryRow(msgspec.Struct, frozen=True):
     count: int
     amount: int
     fee: int
+
+
+def cap_totals(transitions: list[Transition]) -> list[tuple[str, str, str, int]]:
+    """The net change per ``route_caps`` key of these transitions, in key order (the order
+    rows are locked in, the same in every process); keys that net to zero are left out.
+
+    >>> day = "2026-03-02"
+    >>> t = Transition(payment_id="p", from_state="A", to_state="B", at="", cause="",
+    ...                caps=(CapDelta("IBPS", day, "62", 5), CapDelta("IBPS", day, "9", -5)))
+    >>> cap_totals([t, t])
+    [('IBPS', '2026-03-02', '62', 10), ('IBPS', '2026-03-02', '9', -10)]
+    """
+    totals: dict[tuple[str, str, str], int] = {}
+    for t in transitions:
+        for d in t.caps:
+            keys = [(d.channel, d.business_date, "")]
+            if d.debtor_account:  # '' names the channel row: never count it twice
+                keys.append((d.channel, d.business_date, d.debtor_account))
+            for key in keys:
+                totals[key] = totals.get(key, 0) + d.amount
+    return [(*key, n) for key, n in sorted(totals.items()) if n]
 
 
 class StoreError(Exception):
@@ -158,6 +205,10 @@ class Store(ABC):
 
     @abstractmethod
     async def summary(self) -> list[SummaryRow]: ...
+
+    @abstractmethod
+    async def route_caps(self, since: str) -> list[CapRow]:
+        """Daily caps used on business days >= ``since`` (ISO date), channel rows included."""
 
     # -- the accounting side reads the outbox (never the transaction path) -----------------
     @abstractmethod

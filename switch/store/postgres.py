@@ -13,6 +13,7 @@ import asyncpg
 from switch.order import Payment
 from switch.store.base import (
     BatchResult,
+    CapRow,
     HistoryRow,
     IntakeError,
     OutboxEvent,
@@ -21,6 +22,7 @@ from switch.store.base import (
     SummaryRow,
     Transition,
     WriteBatch,
+    cap_totals,
     decode_body,
     decode_order,
     encode_body,
@@ -40,6 +42,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 reason TEXT,
                 channel TEXT,
                 fee BIGINT NOT NULL DEFAULT 0,
+                business_date TEXT,
                 amount BIGINT NOT NULL,
                 currency TEXT NOT NULL,
                 end_to_end_id TEXT NOT NULL UNIQUE,
@@ -76,6 +79,14 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 raw BYTEA NOT NULL,
                 at TEXT NOT NULL
             )""",
+            # Daily caps used per channel and business day: debtor '' is the channel-wide row.
+            """CREATE TABLE route_caps (
+                channel TEXT NOT NULL,
+                business_date TEXT NOT NULL,
+                debtor TEXT NOT NULL DEFAULT '',
+                used BIGINT NOT NULL,
+                PRIMARY KEY (channel, business_date, debtor)
+            )""",
         ],
     ),
 ]
@@ -85,11 +96,11 @@ _MIGRATION_LOCK = 7_400_001
 
 _PAYMENT_COLS = (
     "payment_id, client_id, client_order_id, state, reason, channel, fee, amount, currency, "
-    "end_to_end_id, uetr, order_blob, created_at, updated_at"
+    "end_to_end_id, uetr, order_blob, created_at, updated_at, business_date"
 )
 _PAYMENT_TYPES = (
     "text[], text[], text[], text[], text[], text[], bigint[], bigint[], text[], "
-    "text[], text[], bytea[], text[], text[]"
+    "text[], text[], bytea[], text[], text[], text[]"
 )
 
 
@@ -98,7 +109,7 @@ def _payment_of(r: asyncpg.Record) -> Payment:
         payment_id=r["payment_id"], client_id=r["client_id"], state=r["state"],
         reason=r["reason"], channel=r["channel"], fee=r["fee"], end_to_end_id=r["end_to_end_id"],
         uetr=r["uetr"], order=decode_order(r["order_blob"]), created_at=r["created_at"],
-        updated_at=r["updated_at"],
+        updated_at=r["updated_at"], business_date=r["business_date"],
     )
 
 
@@ -165,7 +176,7 @@ class PostgresStore(Store):
         rows = [
             (p.payment_id, p.client_id, p.order.client_order_id, p.state, p.reason, p.channel,
              p.fee, p.order.amount, p.order.currency, p.end_to_end_id, p.uetr,
-             encode_order(p.order), p.created_at, p.updated_at)
+             encode_order(p.order), p.created_at, p.updated_at, p.business_date)
             for p in (n.payment for n in batch.accepts)
         ]
         created = await self._insert_payments(con, rows)
@@ -203,7 +214,7 @@ class PostgresStore(Store):
 
     @staticmethod
     async def _insert_payments(con: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> set[str]:
-        cols = _columns(rows, 14)
+        cols = _columns(rows, 15)
         types = _PAYMENT_TYPES.split(", ")
         args = ", ".join(f"${i + 1}::{t}" for i, t in enumerate(types))
         returned = await con.fetch(
@@ -222,6 +233,7 @@ class PostgresStore(Store):
         pending = list(range(len(transitions)))
         history: list[tuple[Any, ...]] = []
         outbox: list[tuple[Any, ...]] = []
+        moved_caps: list[Transition] = []  # applied transitions that change caps
         while pending:
             seen: set[str] = set()
             this_round: list[int] = []
@@ -236,20 +248,23 @@ class PostgresStore(Store):
                 for r in await con.fetch(
                     "UPDATE payments p SET state = u.to_state, reason = u.reason, "
                     "channel = coalesce(u.channel, p.channel), fee = coalesce(u.fee, p.fee), "
+                    "business_date = coalesce(u.business_date, p.business_date), "
                     "updated_at = u.at "
                     "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-                    "$6::bigint[], $7::text[]) AS u(payment_id, from_state, to_state, reason, "
-                    "channel, fee, at) "
+                    "$6::bigint[], $7::text[], $8::text[]) AS u(payment_id, from_state, "
+                    "to_state, reason, channel, fee, at, business_date) "
                     "WHERE p.payment_id = u.payment_id AND p.state = u.from_state "
                     "RETURNING p.payment_id",
                     [t.payment_id for t in ts], [t.from_state for t in ts],
                     [t.to_state for t in ts], [t.reason for t in ts], [t.channel for t in ts],
-                    [t.fee for t in ts], [t.at for t in ts],
+                    [t.fee for t in ts], [t.at for t in ts], [t.business_date for t in ts],
                 )
             }
             for i, t in zip(this_round, ts, strict=True):
                 if t.payment_id in moved:
                     applied[i] = True
+                    if t.caps:
+                        moved_caps.append(t)
                     history.append(
                         (t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason)
                     )
@@ -257,6 +272,19 @@ class PostgresStore(Store):
                         (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
                     )
             pending = later
+        caps = cap_totals(moved_caps)
+        if caps:
+            # One row per key (ON CONFLICT may touch a row once per statement), taken in key
+            # order so two writers on one database lock the rows in the same order.
+            await con.execute(
+                "INSERT INTO route_caps (channel, business_date, debtor, used) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
+                "AS u(channel, business_date, debtor, used) "
+                "ORDER BY channel, business_date, debtor "
+                "ON CONFLICT (channel, business_date, debtor) "
+                "DO UPDATE SET used = route_caps.used + excluded.used",
+                *_columns(caps, 4),
+            )
         await _insert_history_outbox(con, history, outbox)
         return applied
 
@@ -303,6 +331,14 @@ class PostgresStore(Store):
             "FROM payments GROUP BY state, channel, currency ORDER BY state, channel, currency"
         )
         return [SummaryRow(*r) for r in rows]
+
+    async def route_caps(self, since: str) -> list[CapRow]:
+        rows = await self.pool.fetch(
+            "SELECT channel, business_date, debtor, used FROM route_caps "
+            "WHERE business_date >= $1 ORDER BY channel, business_date, debtor",
+            since,
+        )
+        return [CapRow(*r) for r in rows]
 
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
         rows = await self.pool.fetch(

@@ -16,13 +16,16 @@ from typing import Any, TypeVar
 from switch.order import Payment
 from switch.store.base import (
     BatchResult,
+    CapRow,
     HistoryRow,
     IntakeError,
     OutboxEvent,
     Store,
     StoreError,
     SummaryRow,
+    Transition,
     WriteBatch,
+    cap_totals,
     decode_body,
     decode_order,
     encode_body,
@@ -44,6 +47,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 reason TEXT,
                 channel TEXT,
                 fee INTEGER NOT NULL DEFAULT 0,
+                business_date TEXT,
                 amount INTEGER NOT NULL,
                 currency TEXT NOT NULL,
                 end_to_end_id TEXT NOT NULL UNIQUE,
@@ -80,13 +84,21 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 raw BLOB NOT NULL,
                 at TEXT NOT NULL
             )""",
+            # Daily caps used per channel and business day: debtor '' is the channel-wide row.
+            """CREATE TABLE route_caps (
+                channel TEXT NOT NULL,
+                business_date TEXT NOT NULL,
+                debtor TEXT NOT NULL DEFAULT '',
+                used INTEGER NOT NULL,
+                PRIMARY KEY (channel, business_date, debtor)
+            )""",
         ],
     ),
 ]
 
 _PAYMENT_COLS = (
     "payment_id, client_id, client_order_id, state, reason, channel, fee, amount, currency, "
-    "end_to_end_id, uetr, order_blob, created_at, updated_at"
+    "end_to_end_id, uetr, order_blob, created_at, updated_at, business_date"
 )
 
 
@@ -94,7 +106,7 @@ def _payment_row(p: Payment) -> tuple[object, ...]:
     return (
         p.payment_id, p.client_id, p.order.client_order_id, p.state, p.reason, p.channel, p.fee,
         p.order.amount, p.order.currency, p.end_to_end_id, p.uetr, encode_order(p.order),
-        p.created_at, p.updated_at,
+        p.created_at, p.updated_at, p.business_date,
     )
 
 
@@ -102,7 +114,7 @@ def _payment_of(row: tuple[Any, ...]) -> Payment:
     return Payment(
         payment_id=row[0], client_id=row[1], state=row[3], reason=row[4], channel=row[5],
         fee=row[6], end_to_end_id=row[9], uetr=row[10], order=decode_order(row[11]),
-        created_at=row[12], updated_at=row[13],
+        created_at=row[12], updated_at=row[13], business_date=row[14],
     )
 
 
@@ -213,6 +225,17 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
+    async def route_caps(self, since: str) -> list[CapRow]:
+        def q(db: sqlite3.Connection) -> list[CapRow]:
+            rows = db.execute(
+                "SELECT channel, business_date, debtor, used FROM route_caps "
+                "WHERE business_date >= ? ORDER BY channel, business_date, debtor",
+                (since,),
+            ).fetchall()
+            return [CapRow(*r) for r in rows]
+
+        return await self._run(q)
+
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
         def q(db: sqlite3.Connection) -> list[OutboxEvent]:
             rows = db.execute(
@@ -255,12 +278,13 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
     applied: list[bool] = []
     history: list[tuple[object, ...]] = []
     outbox: list[tuple[object, ...]] = []
+    moved: list[Transition] = []  # applied transitions that change caps
     db.execute("BEGIN IMMEDIATE")
     try:
         for new in batch.accepts:
             p = new.payment
             cur = db.execute(
-                f"INSERT INTO payments ({_PAYMENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"INSERT INTO payments ({_PAYMENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (client_id, client_order_id) DO NOTHING",
                 _payment_row(p),
             )
@@ -280,16 +304,28 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
         for t in batch.transitions:
             cur = db.execute(
                 "UPDATE payments SET state = ?, reason = ?, channel = coalesce(?, channel), "
-                "fee = coalesce(?, fee), updated_at = ? WHERE payment_id = ? AND state = ?",
-                (t.to_state, t.reason, t.channel, t.fee, t.at, t.payment_id, t.from_state),
+                "fee = coalesce(?, fee), business_date = coalesce(?, business_date), "
+                "updated_at = ? WHERE payment_id = ? AND state = ?",
+                (t.to_state, t.reason, t.channel, t.fee, t.business_date, t.at, t.payment_id,
+                 t.from_state),
             )
             ok = cur.rowcount == 1
             applied.append(ok)
             if ok:
+                if t.caps:
+                    moved.append(t)
                 history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason))
                 outbox.extend(
                     (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
                 )
+        caps = cap_totals(moved)
+        if caps:
+            db.executemany(
+                "INSERT INTO route_caps (channel, business_date, debtor, used) VALUES (?,?,?,?) "
+                "ON CONFLICT (channel, business_date, debtor) "
+                "DO UPDATE SET used = used + excluded.used",
+                caps,
+            )
         if history:
             db.executemany(
                 "INSERT INTO payment_history (payment_id, from_state, to_state, at, cause, reason) "
