@@ -11,16 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_iso20022_strategies import (
-    accounts,
-    agents,
     aware,
     currencies,
     dates_or_times,
     entries,
     ids,
     indicators,
+    report,
     settings_,
-    text,
 )
 from xsd_oracle import assert_valid
 
@@ -53,23 +51,9 @@ balances = st.builds(
 
 @st.composite
 def statements(draw: st.DrawFn) -> Statement:
-    paged = draw(st.booleans())
-    period = draw(st.booleans())
-    return Statement(
-        id=draw(ids), account=draw(accounts),
-        balances=tuple(draw(st.lists(balances, min_size=1, max_size=4))),
-        entries=tuple(draw(st.lists(entries, max_size=4))),
-        account_currency=draw(st.none() | currencies),
-        account_name=draw(st.none() | text(70)),
-        account_servicer=draw(st.none() | agents()),
-        sequence_number=draw(st.none() | st.integers(0, 10**18 - 1)),
-        page_number=draw(st.integers(0, 99999)) if paged else None,
-        last_page=draw(st.booleans()) if paged else True,
-        created_at=draw(st.none() | aware),
-        from_time=draw(aware) if period else None,
-        to_time=draw(aware) if period else None,
-        additional_info=draw(st.none() | text(500)),
-    )
+    return report(draw, Statement,
+                  balances=st.lists(balances, min_size=1, max_size=4).map(tuple),
+                  entries=st.lists(entries, max_size=4).map(tuple))
 
 
 messages = st.builds(

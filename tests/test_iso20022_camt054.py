@@ -12,14 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_iso20022_strategies import (
-    accounts,
-    agents,
     aware,
-    currencies,
     entries,
     ids,
+    report,
     settings_,
-    text,
 )
 from xsd_oracle import assert_valid
 
@@ -47,22 +44,7 @@ HDR = "/Document/BkToCstmrDbtCdtNtfctn/GrpHdr"
 
 @st.composite
 def notifications(draw: st.DrawFn) -> Notification:
-    paged = draw(st.booleans())
-    period = draw(st.booleans())
-    return Notification(
-        id=draw(ids), account=draw(accounts),
-        entries=tuple(draw(st.lists(entries, max_size=3))),
-        account_currency=draw(st.none() | currencies),
-        account_name=draw(st.none() | text(70)),
-        account_servicer=draw(st.none() | agents()),
-        sequence_number=draw(st.none() | st.integers(0, 10**18 - 1)),
-        page_number=draw(st.integers(0, 99999)) if paged else None,
-        last_page=draw(st.booleans()) if paged else True,
-        created_at=draw(st.none() | aware),
-        from_time=draw(aware) if period else None,
-        to_time=draw(aware) if period else None,
-        additional_info=draw(st.none() | text(500)),
-    )
+    return report(draw, Notification, entries=st.lists(entries, max_size=3).map(tuple))
 
 
 messages = st.builds(

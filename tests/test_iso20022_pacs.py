@@ -9,6 +9,8 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_iso20022_strategies import agents as shared_agents
+from test_iso20022_strategies import amounts, aware, codes4, dates, ids, parties, text, uetrs
 from xsd_oracle import assert_valid
 
 from messages.currency import CURRENCIES
@@ -35,62 +37,17 @@ HDR = "/Document/FIToFICstmrCdtTrf/GrpHdr"
 
 # ---------------------------------------------------------------- strategies
 
-# Free text: any XML character, plus the ones that need escaping, CR, and Chinese.
-_chars = st.one_of(
-    st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff"),
-    st.sampled_from("<&>\"'\r\n\t]]张三李四银行有限公司"),
-)
-
-
-def text(max_size: int) -> st.SearchStrategy[str]:
-    return st.text(_chars, min_size=1, max_size=max_size)
-
-
-ids = text(35)
-bics = st.from_regex(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?", fullmatch=True)
-cnaps = st.from_regex(r"[0-9]{12}", fullmatch=True)
-leis = st.from_regex(r"[A-Z0-9]{18}[0-9]{2}", fullmatch=True)
-uetrs = st.uuids(version=4).map(str)
 payable = st.sampled_from(sorted(c for c, row in CURRENCIES.items() if row.exponent is not None))
-codes4 = st.from_regex(r"[A-Z0-9]{4}", fullmatch=True)
-aware = st.datetimes(
-    min_value=datetime.datetime(1970, 1, 1), max_value=datetime.datetime(2200, 1, 1),
-    timezones=st.integers(-14 * 60, 14 * 60).map(
-        lambda minutes: datetime.timezone(datetime.timedelta(minutes=minutes))
-    ),
-)
-accounts = st.one_of(
-    cnaps, text(34), st.sampled_from(["GB82WEST12345698765432", "DE89370400440532013000"])
-)
 
 
-@st.composite
-def agents(draw: st.DrawFn) -> Agent:
-    member_id = draw(st.none() | cnaps | ids)
-    return Agent(
-        bic=draw(st.none() | bics),
-        member_id=member_id,
-        clearing_system=None if member_id is None else draw(
-            st.none() | st.sampled_from(["CNAPS", "USABA", "HVPS", "IBPS"]) | ids
-        ),
-        lei=draw(st.none() | leis),
-        name=draw(st.none() | text(140)),
-    )
+def agents() -> st.SearchStrategy[Agent]:
+    return shared_agents(("CNAPS", "USABA", "HVPS", "IBPS"))
 
-
-parties = st.builds(
-    PartyAccount,
-    name=text(140),
-    account=st.none() | accounts,
-    country=st.none() | st.from_regex(r"[A-Z]{2}", fullmatch=True),
-    address_lines=st.lists(text(70), max_size=7).map(tuple),
-)
 
 transfers = st.builds(
     CreditTransfer,
     end_to_end_id=ids, tx_id=ids, uetr=uetrs,
-    amount=st.integers(1, 10**15), currency=payable,
-    settlement_date=st.dates(datetime.date(2000, 1, 1), datetime.date(2199, 12, 31)),
+    amount=amounts, currency=payable, settlement_date=dates,
     debtor=parties, debtor_agent=agents(), creditor=parties, creditor_agent=agents(),
     charge_bearer=st.sampled_from(["DEBT", "CRED", "SHAR", "SLEV"]),
     instr_id=st.none() | ids, purpose=st.none() | codes4, remittance_info=st.none() | text(140),

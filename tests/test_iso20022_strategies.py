@@ -4,6 +4,7 @@ strategies themselves (a strategy that never draws a KWD amount tests nothing ab
 from __future__ import annotations
 
 import datetime
+from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from messages.iso20022 import (
     EntryTransaction,
     PartyAccount,
 )
+
+R = TypeVar("R")
 
 # Free text: any XML character, plus the ones that need escaping, CR, and Chinese.
 _chars = st.one_of(
@@ -52,13 +55,14 @@ accounts = st.one_of(
 
 
 @st.composite
-def agents(draw: st.DrawFn) -> Agent:
+def agents(draw: st.DrawFn, systems: tuple[str, ...] = ("CNAPS", "USABA", "HVPS", "CIPS")
+           ) -> Agent:
     member_id = draw(st.none() | cnaps | ids)
     return Agent(
         bic=draw(st.none() | bics),
         member_id=member_id,
         clearing_system=None if member_id is None else draw(
-            st.none() | st.sampled_from(["CNAPS", "USABA", "HVPS", "CIPS"]) | ids
+            st.none() | st.sampled_from(systems) | ids
         ),
         lei=draw(st.none() | leis),
         name=draw(st.none() | text(140)),
@@ -118,6 +122,28 @@ entries = st.builds(
     transactions=st.lists(entry_transactions(), max_size=3).map(tuple),
     additional_info=st.none() | text(500),
 )
+
+def report(draw: st.DrawFn, kind: type[R], **items: st.SearchStrategy[Any]) -> R:
+    """A camt.053 Stmt or camt.054 Ntfctn (`kind`): the report head drawn here, `items` (the
+    report's own tuples) drawn in the order given, after its id and account."""
+    paged = draw(st.booleans())
+    period = draw(st.booleans())
+    head = {"id": draw(ids), "account": draw(accounts)}
+    head.update({name: draw(items[name]) for name in items})
+    return kind(
+        **head,
+        account_currency=draw(st.none() | currencies),
+        account_name=draw(st.none() | text(70)),
+        account_servicer=draw(st.none() | agents()),
+        sequence_number=draw(st.none() | st.integers(0, 10**18 - 1)),
+        page_number=draw(st.integers(0, 99999)) if paged else None,
+        last_page=draw(st.booleans()) if paged else True,
+        created_at=draw(st.none() | aware),
+        from_time=draw(aware) if period else None,
+        to_time=draw(aware) if period else None,
+        additional_info=draw(st.none() | text(500)),
+    )
+
 
 settings_ = settings(max_examples=150, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])

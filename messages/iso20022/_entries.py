@@ -1,5 +1,6 @@
-"""Entries (ReportEntry10) and the account report around them, shared by camt.053 statements
-and camt.054 notifications: the two schemas define these types identically.
+"""Entries (ReportEntry10), the account report around them and the document around the
+reports, shared by camt.053 statements and camt.054 notifications: the two schemas define
+these types identically.
 
 An entry is one booking on the account: amount (minor units, never negative) with its
 credit/debit indicator, status, booking and value dates, bank transaction code, and the details
@@ -9,7 +10,8 @@ of the transactions behind it (end-to-end id, UETR, parties, remittance).
 from __future__ import annotations
 
 import datetime
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import msgspec
 
@@ -32,6 +34,12 @@ from messages.iso20022._xml import (
     text,
 )
 from messages.iso20022.pacs008 import Agent, PartyAccount
+
+if TYPE_CHECKING:
+    from messages.iso20022.camt053 import Statement
+    from messages.iso20022.camt054 import Notification
+
+R = TypeVar("R")
 
 CREDIT_DEBIT = frozenset({"CRDT", "DBIT"})
 credit_debit = _xml.code_check(CREDIT_DEBIT)
@@ -240,7 +248,8 @@ class ReportHead(NamedTuple):
     to_time: datetime.datetime | None = None
 
 
-def report_head_xml(head: ReportHead, pagination_tag: str, where: str) -> tuple[str, str]:
+def report_head_xml(head: Statement | Notification, pagination_tag: str,
+                    where: str) -> tuple[str, str]:
     """(elements before Acct, the Acct element) of an account report at XPath `where`."""
     report_id = _xml.max35_xml(head.id, where, "/Id")
     pagination = ""
@@ -265,7 +274,7 @@ def report_head_xml(head: ReportHead, pagination_tag: str, where: str) -> tuple[
             "</ToDtTm></FrToDt>"
         )
     account_where = where + "/Acct"
-    identification = account_id_xml("Acct", head.account, where)
+    identification = account_id_xml(head.account, where, "/Acct/Id/Othr/Id")
     currency = "" if head.account_currency is None else \
         f"<Ccy>{_xml.currency_check(head.account_currency, account_where + '/Ccy')}</Ccy>"
     name = _optional("Nm", head.account_name, _xml.max70_xml, account_where, "/Nm")
@@ -274,6 +283,26 @@ def report_head_xml(head: ReportHead, pagination_tag: str, where: str) -> tuple[
         f"<Id>{report_id}</Id>{pagination}{sequence}{created}{period}",
         f"<Acct>{identification}{currency}{name}{servicer}</Acct>",
     )
+
+
+def document_xml(namespace: str, root: str, msg_id: str, created_at: datetime.datetime,
+                 reports: tuple[R, ...], tag: str, what: str,
+                 report_xml: Callable[[R, str], str]) -> bytes:
+    """The UTF-8 document `root`: group header and the reports (`tag`, at least one `what`)."""
+    path = f"/Document/{root}"
+    if not reports:
+        raise MessageError("MX_MISSING_ELEMENT", f"at least one {what} is required",
+                           where=f"{path}/{tag}")
+    msg_id = _xml.max35_xml(msg_id, path + "/GrpHdr", "/MsgId")
+    created = _xml.datetime_text(created_at, path + "/GrpHdr", "/CreDtTm")
+    body = "".join(
+        report_xml(report, f"{path}/{tag}[{index}]")
+        for index, report in enumerate(reports, start=1)
+    )
+    return (
+        f'{_xml.XML_DECLARATION}<Document xmlns="{namespace}"><{root}><GrpHdr><MsgId>{msg_id}'
+        f"</MsgId><CreDtTm>{created}</CreDtTm></GrpHdr>{body}</{root}></Document>"
+    ).encode()
 
 
 # ---------------------------------------------------------------- parse
@@ -288,8 +317,27 @@ class EntryReader:
             Ntry NtryRef Amt CdtDbtInd RvslInd Sts Cd BookgDt ValDt Dt DtTm AcctSvcrRef BkTxCd
             Domn Fmly SubFmlyCd Prtry Issr NtryDtls TxDtls Refs MsgId InstrId EndToEndId UETR
             TxId RltdPties RltdAgts RmtInf Ustrd AddtlTxInf AddtlNtryInf Id ElctrncSeqNb
-            CreDtTm FrToDt FrDtTm ToDtTm Acct Ccy Nm PgNb LastPgInd
+            CreDtTm FrToDt FrDtTm ToDtTm Acct Ccy Nm PgNb LastPgInd GrpHdr
         """)
+
+    def document(self, data: bytes, root: str, message_name: str, tag: str,
+                 parse_report: Callable[[Element, str], R],
+                 max_bytes: int) -> tuple[str, datetime.datetime, tuple[R, ...]]:
+        """Message id, creation time and the reports `tag` (at least one) of a document."""
+        t = self.t
+        path = f"/Document/{root}"
+        element, _ = _xml.parse_document(data, root, (message_name,), max_bytes)
+        index = kids(element)
+        head = kids(child(index, t.GrpHdr, path))
+        msg_id = text(head, t.MsgId, _xml.max35, path + "/GrpHdr")
+        created_at = text(head, t.CreDtTm, _xml.parse_datetime, path + "/GrpHdr")
+        reports = tuple(
+            parse_report(report, f"{path}/{tag}[{number}]")
+            for number, report in enumerate(repeated(index, self.parties.tag(tag)), start=1)
+        )
+        if not reports:
+            raise MessageError("MX_MISSING_ELEMENT", f"{tag} is required", where=f"{path}/{tag}")
+        return msg_id, created_at, reports
 
     def date(self, element: Element, where: str) -> datetime.date:
         """A DateAndDateTime2Choice at XPath `where`: a date, or a datetime for DtTm."""

@@ -202,14 +202,13 @@ class OriginalReader:
                 optional_text(tx, t.OrgnlIntrBkSttlmDt, _xml.parse_date, where),
         }
 
-    def reason(self, tx: Kids, tag: str, where: str
-               ) -> tuple[str | None, str | None, str | None, str | None]:
-        """(reason, reason_proprietary, additional_info, originator) of the one reason block
-        `tag` among the children `tx` of the element at `where`, if any."""
+    def reason(self, tx: Kids, tag: str, where: str) -> dict[str, Any]:
+        """The `reason`, `reason_proprietary`, `additional_info` and `originator` fields of the
+        one reason block `tag` among the children `tx` of the element at `where`, if any."""
         t = self.t
         reasons = repeated(tx, f"{{{self.namespace}}}{tag}")
         if not reasons:
-            return None, None, None, None
+            return {}
         if len(reasons) > 1:
             raise MessageError("MX_BAD_VALUE", f"more than one {tag} is not supported",
                                where=f"{where}/{tag}[2]")
@@ -236,4 +235,5 @@ class OriginalReader:
             _xml.own_text(piece, _xml.max105, f"{info_where}/AddtlInf[{index}]")
             for index, piece in enumerate(repeated(info, t.AddtlInf), start=1)
         ]
-        return reason, proprietary, "".join(pieces) if pieces else None, originator
+        return {"reason": reason, "reason_proprietary": proprietary,
+                "additional_info": "".join(pieces) if pieces else None, "originator": originator}

@@ -3,23 +3,51 @@
 The element layout (BranchAndFinancialInstitutionIdentification6, PartyIdentification135,
 CashAccount38) is the same in every schema version the project speaks; only the namespace
 differs. Writing is namespace-free text; reading is a `Reader` bound to one namespace, since
-children are looked up by Clark tag. Values are the `Agent` and `PartyAccount` structs of
-`pacs008`, so a bank or a customer looks the same in every message.
+children are looked up by Clark tag. Values are the `Agent` and `PartyAccount` structs
+(exported by `pacs008`), so a bank or a customer looks the same in every message.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+import msgspec
+
 from messages.errors import MessageError
 from messages.iso20022 import _xml
 from messages.iso20022._xml import Element, Kids, child, kids, optional, optional_text, text
-from messages.iso20022.pacs008 import (
-    CASH_CLEARING_SYSTEM_CODES,
-    CLEARING_SYSTEM_CODES,
-    Agent,
-    PartyAccount,
-)
 
+# ExternalClearingSystemIdentification1Code (member ids); anything else goes out as Prtry.
+CLEARING_SYSTEM_CODES = frozenset({
+    "ATBLZ", "AUBSB", "CACPA", "CHBCC", "CHSIC", "CNAPS", "DEBLZ", "ESNCC", "GBDSC", "GRBIC",
+    "HKNCC", "IENCC", "INFSC", "ITNCC", "JPZGN", "NZNCC", "PLKNR", "PTNCC", "RUCBC", "SESBA",
+    "SGIBG", "THCBC", "TWNCN", "USABA", "USPID", "ZANCC",
+})
+# ExternalCashClearingSystem1Code (settlement): CHIPS, Fedwire, TARGET2; others go out as Prtry.
+CASH_CLEARING_SYSTEM_CODES = frozenset({"CHI", "FDW", "TGT"})
 MAX_ADDRESS_LINES = 7
+T = TypeVar("T")
+
+
+class Agent(msgspec.Struct, frozen=True):
+    """A financial institution: BIC, clearing member id (e.g. a 12-digit CNAPS code), LEI, name."""
+
+    bic: str | None = None
+    member_id: str | None = None
+    clearing_system: str | None = None
+    lei: str | None = None
+    name: str | None = None
+
+
+class PartyAccount(msgspec.Struct, frozen=True):
+    """A debtor or creditor with its account."""
+
+    name: str
+    account: str | None = None
+    country: str | None = None
+    address_lines: tuple[str, ...] = ()
+
 
 # ---------------------------------------------------------------- build
 
@@ -39,29 +67,42 @@ class _AgentPaths:
 
 
 class _PartyPaths:
-    """XPath suffixes of a party's and its account's values, below the transaction."""
+    """XPath suffixes of a party's and its account's values, below the transaction; `key` is
+    the party's name, or `wrap/name` for a party whose Nm is inside a `wrap` element."""
 
-    __slots__ = ("account", "address", "country", "name")
+    __slots__ = ("account", "account_name", "address", "country", "name")
 
-    def __init__(self, party: str, account: str, wrap: str) -> None:
+    def __init__(self, key: str) -> None:
+        wrap, _, party = key.rpartition("/")
+        account = party + "Acct"
         party += wrap and "/" + wrap
         self.name = f"/{party}/Nm"
         self.country = f"/{party}/PstlAdr/Ctry"
         self.address = f"/{party}/PstlAdr/AdrLine"
+        self.account_name = account
         self.account = f"/{account}/Id/Othr/Id"
 
 
-# Made once per element name, on first use: the names are a small fixed set.
-_agent_paths: dict[str, _AgentPaths] = {}
-_party_paths: dict[tuple[str, str, str], _PartyPaths] = {}
-_account_paths: dict[str, str] = {}
+class _Made(dict[str, T]):
+    """Values made from their key on first use (keys are element names, a small fixed set)."""
+
+    def __init__(self, make: Callable[[str], T]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, key: str) -> T:
+        value = self[key] = self.make(key)
+        return value
+
+
+_agent_paths = _Made(_AgentPaths)
+_party_paths = _Made(_PartyPaths)
+_account_paths = _Made("/{}/Id/Othr/Id".format)
 
 
 def agent_xml(name: str, agent: Agent, where: str) -> str:
     """`<name><FinInstnId>...</FinInstnId></name>`; `where` is the XPath of its parent."""
-    paths = _agent_paths.get(name)
-    if paths is None:
-        paths = _agent_paths[name] = _AgentPaths(name)
+    paths = _agent_paths[name]
     bic = "" if agent.bic is None else f"<BICFI>{_xml.bic(agent.bic, where, paths.bic)}</BICFI>"
     member = ""
     if agent.member_id is not None:
@@ -89,21 +130,17 @@ def optional_agent_xml(name: str, agent: Agent | None, where: str) -> str:
     return "" if agent is None else agent_xml(name, agent, where)
 
 
-def account_id_xml(name: str, account: str, where: str) -> str:
-    """`<Id>...</Id>` of the account `name`: an IBAN when it is one (check digits included),
-    else Othr."""
+def account_id_xml(account: str, where: str, suffix: str) -> str:
+    """`<Id>...</Id>` of an account: an IBAN when it is one (check digits included), else Othr
+    (whose Id is at XPath `where` + `suffix`)."""
     if _xml.is_iban(account):
         return f"<Id><IBAN>{account}</IBAN></Id>"
-    suffix = _account_paths.get(name)
-    if suffix is None:
-        suffix = _account_paths[name] = f"/{name}/Id/Othr/Id"
-    value = _xml.max34_xml(account, where, suffix)
-    return f"<Id><Othr><Id>{value}</Id></Othr></Id>"
+    return f"<Id><Othr><Id>{_xml.max34_xml(account, where, suffix)}</Id></Othr></Id>"
 
 
 def account_xml(name: str, account: str, where: str) -> str:
     """`<name><Id>...</Id></name>`; `where` is the XPath of its parent."""
-    return f"<{name}>{account_id_xml(name, account, where)}</{name}>"
+    return f"<{name}>{account_id_xml(account, where, _account_paths[name])}</{name}>"
 
 
 def clearing_system_xml(system: str | None, where: str) -> str:
@@ -115,18 +152,13 @@ def clearing_system_xml(system: str | None, where: str) -> str:
     return f"<ClrSys><Prtry>{_xml.max35_xml(system, where, '/ClrSys/Prtry')}</Prtry></ClrSys>"
 
 
-def party_xml(name: str, party: PartyAccount, where: str, account_name: str = "",
-              wrap: str = "") -> str:
-    """The party `name` (Nm, PstlAdr) followed by its account `account_name` (`name`Acct).
+def party_xml(name: str, party: PartyAccount, where: str, wrap: str = "") -> str:
+    """The party `name` (Nm, PstlAdr) followed by its account (`name`Acct).
 
     `wrap` names the element between the party and its Nm where a choice puts one (the `Pty`
     of a Party40Choice in camt reports).
     """
-    account_name = account_name or name + "Acct"
-    key = (name, account_name, wrap)
-    paths = _party_paths.get(key)
-    if paths is None:
-        paths = _party_paths[key] = _PartyPaths(name, account_name, wrap)
+    paths = _party_paths[f"{wrap}/{name}" if wrap else name]
     nm = _xml.max140_xml(party.name, where, paths.name)
     address = ""
     if party.country is not None or party.address_lines:
@@ -142,7 +174,9 @@ def party_xml(name: str, party: PartyAccount, where: str, account_name: str = ""
             for index, line in enumerate(party.address_lines, start=1)
         )
         address = f"<PstlAdr>{country}{lines}</PstlAdr>"
-    account = "" if party.account is None else account_xml(account_name, party.account, where)
+    account = "" if party.account is None else \
+        f"<{paths.account_name}>{account_id_xml(party.account, where, paths.account)}"\
+        f"</{paths.account_name}>"
     if wrap:
         return f"<{name}><{wrap}><Nm>{nm}</Nm>{address}</{wrap}></{name}>{account}"
     return f"<{name}><Nm>{nm}</Nm>{address}</{name}>{account}"
@@ -163,12 +197,8 @@ class Reader:
             Cd Prtry FinInstnId BICFI ClrSysMmbId ClrSysId MmbId LEI Nm PstlAdr Ctry AdrLine
             Id IBAN Othr
         """)
-        self.namespace = namespace
-        self._party_tags: dict[str, str] = {}
-
-    def tag(self, name: str) -> str:
-        """Clark tag of `name` in this namespace."""
-        return f"{{{self.namespace}}}{name}"
+        # Clark tag of a name in this namespace.
+        self.tag: Callable[[str], str] = _Made(lambda name: f"{{{namespace}}}{name}").__getitem__
 
     def choice(self, element: Element, where: str, code: _xml.Check[str] = _xml.max35) -> str:
         """Value of a Cd/Prtry choice (the code checked by `code`)."""
@@ -239,12 +269,13 @@ class Reader:
         element = optional(index, self.tag(name), where)
         return None if element is None else self.account(element, f"{where}/{name}")
 
-    def party(self, index: Kids, name: str, where: str, account_name: str = "",
-              wrap: str = "") -> PartyAccount:
+    def party(self, index: Kids, name: str, where: str, wrap: str = "", *,
+              account_first: bool = False) -> PartyAccount:
         """The party `name` and its account (`name`Acct), from the children `index` of the
-        element at XPath `where`; `wrap` as for `party_xml`."""
+        element at XPath `where`; `wrap` as for `party_xml`. The account is read after the
+        party's Nm, or before it with `account_first` (the order pacs.008 reports errors in)."""
         t = self.t
-        account_name = account_name or name + "Acct"
+        account_name = name + "Acct"
         party_where = f"{where}/{name}"
         party_element = child(index, self.tag(name), where)
         if wrap:
@@ -266,8 +297,10 @@ class Reader:
             if len(lines) > MAX_ADDRESS_LINES:
                 raise MessageError("MX_BAD_VALUE", f"at most {MAX_ADDRESS_LINES} address lines",
                                    where=address_where + "/AdrLine")
-        return PartyAccount(
-            name=text(party, t.Nm, _xml.max140, party_where),
-            account=self.optional_account(index, account_name, where),
-            country=country, address_lines=lines,
-        )
+        if account_first:
+            account = self.optional_account(index, account_name, where)
+        party_name = text(party, t.Nm, _xml.max140, party_where)
+        if not account_first:
+            account = self.optional_account(index, account_name, where)
+        return PartyAccount(name=party_name, account=account, country=country,
+                            address_lines=lines)

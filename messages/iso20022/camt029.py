@@ -136,17 +136,13 @@ def _parse_status(element: Element, where: str) -> CancellationStatus:
     status_id = optional_text(tx, _T.CxlStsId, _xml.max35, where)
     ids = _ORIGINAL.ids(tx, where)
     status = optional_text(tx, _T.TxCxlSts, _cancellation_status, where)
-    reason, proprietary, additional_info, originator = \
-        _ORIGINAL.reason(tx, "CxlStsRsnInf", where)
+    reason = _ORIGINAL.reason(tx, "CxlStsRsnInf", where)
     return CancellationStatus(
         **ids,
         **_ORIGINAL.settlement(tx, where),
         status=status,
         cancellation_status_id=status_id,
-        reason=reason,
-        reason_proprietary=proprietary,
-        additional_info=additional_info,
-        originator=originator,
+        **reason,
     )
 
 

@@ -33,8 +33,8 @@ from messages.iso20022._entries import (
     Entry,
     EntryReader,
     EntryTransaction,
-    ReportHead,
     credit_debit,
+    document_xml,
     entries_xml,
     report_head_xml,
 )
@@ -142,14 +142,7 @@ def _balance_xml(balance: Balance, where: str) -> str:
 
 
 def _statement_xml(statement: Statement, where: str) -> str:
-    head, account = report_head_xml(ReportHead(
-        id=statement.id, account=statement.account,
-        account_currency=statement.account_currency, account_name=statement.account_name,
-        account_servicer=statement.account_servicer,
-        sequence_number=statement.sequence_number, page_number=statement.page_number,
-        last_page=statement.last_page, created_at=statement.created_at,
-        from_time=statement.from_time, to_time=statement.to_time,
-    ), "StmtPgntn", where)
+    head, account = report_head_xml(statement, "StmtPgntn", where)
     if not statement.balances:
         raise MessageError("MX_MISSING_ELEMENT", "at least one balance is required",
                            where=where + "/Bal")
@@ -163,24 +156,10 @@ def _statement_xml(statement: Statement, where: str) -> str:
     return f"<Stmt>{head}{account}{balances}{entries_xml(statement.entries, where)}{info}</Stmt>"
 
 
-_START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
-_END = f"</{_ROOT}></Document>"
-
-
 def build_camt053(msg: Camt053) -> bytes:
     """The UTF-8 document; raises MessageError naming the element of any invalid value."""
-    if not msg.statements:
-        raise MessageError("MX_MISSING_ELEMENT", "at least one statement is required",
-                           where=_PATH + "/Stmt")
-    msg_id = _xml.max35_xml(msg.msg_id, _HEAD, "/MsgId")
-    created_at = _xml.datetime_text(msg.created_at, _HEAD, "/CreDtTm")
-    body = "".join(
-        _statement_xml(statement, f"{_PATH}/Stmt[{index}]")
-        for index, statement in enumerate(msg.statements, start=1)
-    )
-    return (
-        f"{_START}{msg_id}</MsgId><CreDtTm>{created_at}</CreDtTm></GrpHdr>{body}{_END}"
-    ).encode()
+    return document_xml(NAMESPACE, _ROOT, msg.msg_id, msg.created_at, msg.statements, "Stmt",
+                        "statement", _statement_xml)
 
 
 # ---------------------------------------------------------------- parse
@@ -212,34 +191,15 @@ def _parse_statement(element: Element, where: str) -> Statement:
     if not balances:
         raise MessageError("MX_MISSING_ELEMENT", "Bal is required", where=where + "/Bal")
     return Statement(
-        id=head.id,
-        account=head.account,
+        **head._asdict(),
         balances=balances,
         entries=_READ.entries(node, where),
-        account_currency=head.account_currency,
-        account_name=head.account_name,
-        account_servicer=head.account_servicer,
-        sequence_number=head.sequence_number,
-        page_number=head.page_number,
-        last_page=head.last_page,
-        created_at=head.created_at,
-        from_time=head.from_time,
-        to_time=head.to_time,
         additional_info=_xml.optional_text(node, _T.AddtlStmtInf, _xml.max500, where),
     )
 
 
 def parse_camt053(data: bytes, *, max_bytes: int = _xml.DEFAULT_MAX_BYTES) -> Camt053:
     """Parse a camt.053.001.08 document (hardened; see `messages.iso20022._xml`)."""
-    element, _ = _xml.parse_document(data, _ROOT, (MESSAGE_NAME,), max_bytes)
-    root = kids(element)
-    head = kids(child(root, _T.GrpHdr, _PATH))
-    msg_id = text(head, _T.MsgId, _xml.max35, _HEAD)
-    created_at = text(head, _T.CreDtTm, _xml.parse_datetime, _HEAD)
-    statements = tuple(
-        _parse_statement(statement, f"{_PATH}/Stmt[{index}]")
-        for index, statement in enumerate(repeated(root, _T.Stmt), start=1)
-    )
-    if not statements:
-        raise MessageError("MX_MISSING_ELEMENT", "Stmt is required", where=_PATH + "/Stmt")
+    msg_id, created_at, statements = _READ.document(data, _ROOT, MESSAGE_NAME, "Stmt",
+                                                    _parse_statement, max_bytes)
     return Camt053(msg_id=msg_id, created_at=created_at, statements=statements)

@@ -19,17 +19,16 @@ import datetime
 
 import msgspec
 
-from messages.errors import MessageError
 from messages.iso20022 import _xml
 from messages.iso20022._entries import (
     Entry,
     EntryReader,
     EntryTransaction,
-    ReportHead,
+    document_xml,
     entries_xml,
     report_head_xml,
 )
-from messages.iso20022._xml import Element, child, kids, repeated, text
+from messages.iso20022._xml import Element, kids
 from messages.iso20022.pacs008 import Agent
 
 __all__ = [
@@ -81,15 +80,7 @@ class Camt054(msgspec.Struct, frozen=True):
 
 
 def _notification_xml(notification: Notification, where: str) -> str:
-    head, account = report_head_xml(ReportHead(
-        id=notification.id, account=notification.account,
-        account_currency=notification.account_currency,
-        account_name=notification.account_name,
-        account_servicer=notification.account_servicer,
-        sequence_number=notification.sequence_number, page_number=notification.page_number,
-        last_page=notification.last_page, created_at=notification.created_at,
-        from_time=notification.from_time, to_time=notification.to_time,
-    ), "NtfctnPgntn", where)
+    head, account = report_head_xml(notification, "NtfctnPgntn", where)
     info = "" if notification.additional_info is None else \
         "<AddtlNtfctnInf>" \
         f"{_xml.max500_xml(notification.additional_info, where, '/AddtlNtfctnInf')}" \
@@ -97,57 +88,24 @@ def _notification_xml(notification: Notification, where: str) -> str:
     return f"<Ntfctn>{head}{account}{entries_xml(notification.entries, where)}{info}</Ntfctn>"
 
 
-_START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
-_END = f"</{_ROOT}></Document>"
-
-
 def build_camt054(msg: Camt054) -> bytes:
     """The UTF-8 document; raises MessageError naming the element of any invalid value."""
-    if not msg.notifications:
-        raise MessageError("MX_MISSING_ELEMENT", "at least one notification is required",
-                           where=_PATH + "/Ntfctn")
-    msg_id = _xml.max35_xml(msg.msg_id, _HEAD, "/MsgId")
-    created_at = _xml.datetime_text(msg.created_at, _HEAD, "/CreDtTm")
-    body = "".join(
-        _notification_xml(notification, f"{_PATH}/Ntfctn[{index}]")
-        for index, notification in enumerate(msg.notifications, start=1)
-    )
-    return (
-        f"{_START}{msg_id}</MsgId><CreDtTm>{created_at}</CreDtTm></GrpHdr>{body}{_END}"
-    ).encode()
+    return document_xml(NAMESPACE, _ROOT, msg.msg_id, msg.created_at, msg.notifications,
+                        "Ntfctn", "notification", _notification_xml)
 
 
 def _parse_notification(element: Element, where: str) -> Notification:
     node = kids(element)
     head = _READ.head(node, "NtfctnPgntn", where)
     return Notification(
-        id=head.id,
-        account=head.account,
+        **head._asdict(),
         entries=_READ.entries(node, where),
-        account_currency=head.account_currency,
-        account_name=head.account_name,
-        account_servicer=head.account_servicer,
-        sequence_number=head.sequence_number,
-        page_number=head.page_number,
-        last_page=head.last_page,
-        created_at=head.created_at,
-        from_time=head.from_time,
-        to_time=head.to_time,
         additional_info=_xml.optional_text(node, _T.AddtlNtfctnInf, _xml.max500, where),
     )
 
 
 def parse_camt054(data: bytes, *, max_bytes: int = _xml.DEFAULT_MAX_BYTES) -> Camt054:
     """Parse a camt.054.001.08 document (hardened; see `messages.iso20022._xml`)."""
-    element, _ = _xml.parse_document(data, _ROOT, (MESSAGE_NAME,), max_bytes)
-    root = kids(element)
-    head = kids(child(root, _T.GrpHdr, _PATH))
-    msg_id = text(head, _T.MsgId, _xml.max35, _HEAD)
-    created_at = text(head, _T.CreDtTm, _xml.parse_datetime, _HEAD)
-    notifications = tuple(
-        _parse_notification(notification, f"{_PATH}/Ntfctn[{index}]")
-        for index, notification in enumerate(repeated(root, _T.Ntfctn), start=1)
-    )
-    if not notifications:
-        raise MessageError("MX_MISSING_ELEMENT", "Ntfctn is required", where=_PATH + "/Ntfctn")
+    msg_id, created_at, notifications = _READ.document(data, _ROOT, MESSAGE_NAME, "Ntfctn",
+                                                       _parse_notification, max_bytes)
     return Camt054(msg_id=msg_id, created_at=created_at, notifications=notifications)

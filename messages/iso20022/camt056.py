@@ -129,16 +129,12 @@ def _parse_cancellation(element: Element, where: str) -> TransferCancellation:
     cancellation_id = optional_text(tx, _T.CxlId, _xml.max35, where)
     ids = _ORIGINAL.ids(tx, where)
     settlement = _ORIGINAL.settlement(tx, where)
-    reason, proprietary, additional_info, originator = \
-        _ORIGINAL.reason(tx, "CxlRsnInf", where)
+    reason = _ORIGINAL.reason(tx, "CxlRsnInf", where)
     return TransferCancellation(
         **ids,
         **settlement,
         cancellation_id=cancellation_id,
-        reason=reason,
-        reason_proprietary=proprietary,
-        additional_info=additional_info,
-        originator=originator,
+        **reason,
     )
 
 

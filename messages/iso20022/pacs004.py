@@ -150,8 +150,7 @@ def _parse_returned(element: Element, where: str) -> ReturnedTransfer:
     amount, currency = _xml.amount(tx, _T.RtrdIntrBkSttlmAmt, where)
     date = optional_text(tx, _T.IntrBkSttlmDt, _xml.parse_date, where)
     charge_bearer = optional_text(tx, _T.ChrgBr, _charge_bearer, where)
-    reason, proprietary, additional_info, originator = \
-        _ORIGINAL.reason(tx, "RtrRsnInf", where)
+    reason = _ORIGINAL.reason(tx, "RtrRsnInf", where)
     return ReturnedTransfer(
         **ids,
         **settlement,
@@ -160,10 +159,7 @@ def _parse_returned(element: Element, where: str) -> ReturnedTransfer:
         settlement_date=date,
         return_id=return_id,
         charge_bearer=charge_bearer,
-        reason=reason,
-        reason_proprietary=proprietary,
-        additional_info=additional_info,
-        originator=originator,
+        **reason,
     )
 
 

@@ -34,8 +34,15 @@ from messages.iso20022._parties import (
     optional_agent_xml,
     party_xml,
 )
-from messages.iso20022._xml import Element, child, kids, optional, optional_text, text
-from messages.iso20022.pacs008 import SETTLEMENT_METHODS, Agent, PartyAccount
+from messages.iso20022._xml import Element, child, kids, optional, text
+from messages.iso20022.pacs008 import (
+    SETTLEMENT_METHODS,
+    Agent,
+    PartyAccount,
+    parse_payment,
+    payment_xml,
+    purpose_xml,
+)
 
 __all__ = [
     "MESSAGE_NAME",
@@ -142,13 +149,7 @@ def _underlying_xml(cover: UnderlyingCustomerTransfer, where: str) -> str:
 
 
 def _transfer_xml(tx: BankTransfer, where: str) -> str:
-    instr_id = "" if tx.instr_id is None else \
-        f"<InstrId>{_xml.max35_xml(tx.instr_id, where, '/PmtId/InstrId')}</InstrId>"
-    end_to_end_id = _xml.max35_xml(tx.end_to_end_id, where, "/PmtId/EndToEndId")
-    tx_id = _xml.max35_xml(tx.tx_id, where, "/PmtId/TxId")
-    uetr = _xml.uetr(tx.uetr, where, "/PmtId/UETR")
-    amount = _xml.amount_text(tx.amount, tx.currency, where + "/IntrBkSttlmAmt")
-    date = _xml.date_text(tx.settlement_date, where, "/IntrBkSttlmDt")
+    payment = payment_xml(tx, where)
     agents = (
         optional_agent_xml("InstgAgt", tx.instructing_agent, where)
         + optional_agent_xml("InstdAgt", tx.instructed_agent, where)
@@ -161,19 +162,9 @@ def _transfer_xml(tx: BankTransfer, where: str) -> str:
         + ("" if tx.creditor_account is None else
            account_xml("CdtrAcct", tx.creditor_account, where))
     )
-    purpose = "" if tx.purpose is None else \
-        f"<Purp><Cd>{_xml.max4_xml(tx.purpose, where, '/Purp/Cd')}</Cd></Purp>"
-    remittance = "" if tx.remittance_info is None else \
-        f"<RmtInf><Ustrd>{_xml.max140_xml(tx.remittance_info, where, '/RmtInf/Ustrd')}</Ustrd>"\
-        "</RmtInf>"
+    purpose = purpose_xml(tx, where)
     underlying = "" if tx.underlying is None else _underlying_xml(tx.underlying, where)
-    return (
-        f"<CdtTrfTxInf><PmtId>{instr_id}<EndToEndId>{end_to_end_id}</EndToEndId>"
-        f"<TxId>{tx_id}</TxId><UETR>{uetr}</UETR></PmtId>"
-        f'<IntrBkSttlmAmt Ccy="{tx.currency}">{amount}</IntrBkSttlmAmt>'
-        f"<IntrBkSttlmDt>{date}</IntrBkSttlmDt>{agents}{purpose}{remittance}{underlying}"
-        "</CdtTrfTxInf>"
-    )
+    return f"<CdtTrfTxInf>{payment}{agents}{purpose}{underlying}</CdtTrfTxInf>"
 
 
 _START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
@@ -227,14 +218,8 @@ def _parse_underlying(element: Element, where: str) -> UnderlyingCustomerTransfe
 
 def _parse_transfer(element: Element, where: str) -> BankTransfer:
     tx = kids(element)
-    pmt_where = where + "/PmtId"
-    payment_id = kids(child(tx, _T.PmtId, where))
-    instr_id = optional_text(payment_id, _T.InstrId, _xml.max35, pmt_where)
-    end_to_end_id = text(payment_id, _T.EndToEndId, _xml.max35, pmt_where)
-    tx_id = text(payment_id, _T.TxId, _xml.max35, pmt_where)
-    uetr = text(payment_id, _T.UETR, _xml.uetr, pmt_where)
-    amount, currency = _xml.amount(tx, _T.IntrBkSttlmAmt, where)
-    settlement_date = text(tx, _T.IntrBkSttlmDt, _xml.parse_date, where)
+    instr_id, end_to_end_id, tx_id, uetr, amount, currency, settlement_date = \
+        parse_payment(tx, _T, where)
     instructing = _READ.optional_agent(tx, "InstgAgt", where)
     instructed = _READ.optional_agent(tx, "InstdAgt", where)
     intermediary = _READ.optional_agent(tx, "IntrmyAgt1", where)
