@@ -117,9 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="listening port, overriding [server].port")
     serve.set_defaults(func=cmd_serve)
 
-    # `route` owns its options (routing/cli.py); main() hands them over untouched.
+    # `route`, `convert` and `validate` own their options; main() hands them over untouched.
     sub.add_parser("route", help="explain a routing decision: "
                                  "route --explain ORDER.json [--at ISO-8601] [--catalogue FILE]")
+    sub.add_parser("convert", help="MT <-> MX (CBPR+): convert --from mt|mx --to mx|mt FILE|-")
+    sub.add_parser("validate", help="check an MT or MX message: validate [--format mt|mx] FILE|-")
 
     from accounting.cli import add_commands
 
@@ -137,10 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # These commands own their options; main() hands them over untouched.
     if argv[:1] == ["route"]:
         from routing.cli import explain_main
 
         return explain_main(argv[1:])
+    if argv[:1] in (["convert"], ["validate"]):
+        from messages.cli import convert_main, validate_main
+
+        return (convert_main if argv[0] == "convert" else validate_main)(argv[1:])
     args = build_parser().parse_args(argv)
     _logging(args.log_level)
     try:
