@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import os
 import pickle
@@ -17,28 +16,11 @@ from hypothesis import strategies as st
 
 import fastpath._framescan_py as pure_impl
 from fastpath.errors import FrameError, FrameHeaderInvalid, FrameTooLarge
+from tests.twins import twins
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_CYTHON_MISSING = ""
-cython_impl: ModuleType | None = None
-try:
-    cython_impl = importlib.import_module("fastpath._framescan")
-except ImportError as exc:
-    if os.environ.get("CI") == "true":
-        raise  # CI builds the extension; its absence there is a failure, not a skip
-    _CYTHON_MISSING = (
-        f"fastpath._framescan is not built ({exc}); run `python setup.py build_ext --inplace`"
-    )
-
-IMPLS = [
-    pytest.param(
-        cython_impl,
-        id="cython",
-        marks=pytest.mark.skipif(cython_impl is None, reason=_CYTHON_MISSING),
-    ),
-    pytest.param(pure_impl, id="pure"),
-]
+cython_impl, _pure, IMPLS, _CYTHON_MISSING = twins("framescan")
 
 Frame = tuple[int, int, bytes]
 

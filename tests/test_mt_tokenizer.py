@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import pickle
 import subprocess
@@ -20,28 +19,11 @@ import fastpath._mttok_py as pure_impl
 from fastpath.mttok import MtSyntaxError
 from messages.mt import build_mt
 from tests.test_mt_roundtrip import ALL
+from tests.twins import twins
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_CYTHON_MISSING = ""
-cython_impl: ModuleType | None = None
-try:
-    cython_impl = importlib.import_module("fastpath._mttok")
-except ImportError as exc:
-    if os.environ.get("CI") == "true":
-        raise  # CI builds the extension; its absence there is a failure, not a skip
-    _CYTHON_MISSING = (
-        f"fastpath._mttok is not built ({exc}); run `python setup.py build_ext --inplace`"
-    )
-
-IMPLS = [
-    pytest.param(
-        cython_impl,
-        id="cython",
-        marks=pytest.mark.skipif(cython_impl is None, reason=_CYTHON_MISSING),
-    ),
-    pytest.param(pure_impl, id="pure"),
-]
+cython_impl, _pure, IMPLS, _CYTHON_MISSING = twins("mttok")
 
 
 @pytest.fixture(params=IMPLS)

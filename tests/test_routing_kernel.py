@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
@@ -23,23 +22,11 @@ from routing.fees import FeeSchedule, FeeTier
 from routing.router import Router
 from routing.state import RoutingState
 from switch.order import Order, Party
+from tests.twins import twins
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_CYTHON_MISSING = ""
-cython_impl: ModuleType | None = None
-try:
-    cython_impl = importlib.import_module("fastpath._route")
-except ImportError as exc:
-    if os.environ.get("CI") == "true":
-        raise  # CI builds the extension; its absence there is a failure, not a skip
-    _CYTHON_MISSING = f"fastpath._route is not built ({exc}); run `python setup.py build_ext`"
-
-IMPLS = [
-    pytest.param(cython_impl, id="cython",
-                 marks=pytest.mark.skipif(cython_impl is None, reason=_CYTHON_MISSING)),
-    pytest.param(pure_impl, id="pure"),
-]
+cython_impl, _pure, IMPLS, _CYTHON_MISSING = twins("route")
 needs_cython = pytest.mark.skipif(cython_impl is None, reason=_CYTHON_MISSING)
 
 P = pure_impl
