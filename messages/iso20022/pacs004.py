@@ -25,9 +25,9 @@ import msgspec
 from messages.errors import MessageError
 from messages.iso20022 import _xml
 from messages.iso20022._originals import OriginalReader, ids_xml, reason_xml, settlement_xml
-from messages.iso20022._parties import Reader, clearing_system_xml, optional_agent_xml
+from messages.iso20022._parties import Reader
 from messages.iso20022._xml import Element, child, kids, optional, optional_text, repeated, text
-from messages.iso20022.pacs008 import CHARGE_BEARERS, SETTLEMENT_METHODS, Agent
+from messages.iso20022.pacs008 import CHARGE_BEARERS, SETTLEMENT_METHODS, Agent, PaymentDocument
 
 __all__ = ["MESSAGE_NAME", "Pacs004", "ReturnedTransfer", "build_pacs004", "parse_pacs004"]
 
@@ -112,31 +112,12 @@ def _returned_xml(tx: ReturnedTransfer, where: str) -> str:
     )
 
 
-_START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
-_END = f"</{_ROOT}></Document>"
+_DOCUMENT = PaymentDocument(NAMESPACE, _ROOT, "TxInf", _returned_xml)
 
 
 def build_pacs004(msg: Pacs004) -> bytes:
     """The UTF-8 document; raises MessageError naming the element of any invalid value."""
-    transactions = msg.transactions
-    if not transactions:
-        raise MessageError("MX_MISSING_ELEMENT", "at least one transaction is required",
-                           where=_PATH + "/TxInf")
-    msg_id = _xml.max35_xml(msg.msg_id, _HEAD, "/MsgId")
-    created_at = _xml.datetime_text(msg.created_at, _HEAD, "/CreDtTm")
-    method = _settlement_method(msg.settlement_method, _SETTLEMENT, "/SttlmMtd")
-    clearing = clearing_system_xml(msg.clearing_system, _SETTLEMENT)
-    instructing = optional_agent_xml("InstgAgt", msg.instructing_agent, _HEAD)
-    instructed = optional_agent_xml("InstdAgt", msg.instructed_agent, _HEAD)
-    body = "".join(
-        _returned_xml(tx, f"{_PATH}/TxInf[{index}]")
-        for index, tx in enumerate(transactions, start=1)
-    )
-    return (
-        f"{_START}{msg_id}</MsgId><CreDtTm>{created_at}</CreDtTm>"
-        f"<NbOfTxs>{len(transactions)}</NbOfTxs><SttlmInf><SttlmMtd>{method}</SttlmMtd>"
-        f"{clearing}</SttlmInf>{instructing}{instructed}</GrpHdr>{body}{_END}"
-    ).encode()
+    return _DOCUMENT.build(msg)
 
 
 # ---------------------------------------------------------------- parse

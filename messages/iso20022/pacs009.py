@@ -30,7 +30,6 @@ from messages.iso20022._parties import (
     Reader,
     account_xml,
     agent_xml,
-    clearing_system_xml,
     optional_agent_xml,
     party_xml,
 )
@@ -39,6 +38,7 @@ from messages.iso20022.pacs008 import (
     SETTLEMENT_METHODS,
     Agent,
     PartyAccount,
+    PaymentDocument,
     parse_payment,
     payment_xml,
     purpose_xml,
@@ -167,31 +167,13 @@ def _transfer_xml(tx: BankTransfer, where: str) -> str:
     return f"<CdtTrfTxInf>{payment}{agents}{purpose}{underlying}</CdtTrfTxInf>"
 
 
-_START = f'{_xml.XML_DECLARATION}<Document xmlns="{NAMESPACE}"><{_ROOT}><GrpHdr><MsgId>'
-_END = f"</{_ROOT}></Document>"
+# pacs.009 names its instructing/instructed agents per transaction, not in the header.
+_DOCUMENT = PaymentDocument(NAMESPACE, _ROOT, "CdtTrfTxInf", _transfer_xml, group_agents=False)
 
 
 def build_pacs009(msg: Pacs009) -> bytes:
     """The UTF-8 document; raises MessageError naming the element of any invalid value."""
-    transactions = msg.transactions
-    if not transactions:
-        raise MessageError(
-            "MX_MISSING_ELEMENT", "at least one transaction is required",
-            where=_PATH + "/CdtTrfTxInf",
-        )
-    msg_id = _xml.max35_xml(msg.msg_id, _HEAD, "/MsgId")
-    created_at = _xml.datetime_text(msg.created_at, _HEAD, "/CreDtTm")
-    method = _settlement_method(msg.settlement_method, _SETTLEMENT, "/SttlmMtd")
-    clearing = clearing_system_xml(msg.clearing_system, _SETTLEMENT)
-    body = "".join(
-        _transfer_xml(tx, f"{_PATH}/CdtTrfTxInf[{index}]")
-        for index, tx in enumerate(transactions, start=1)
-    )
-    return (
-        f"{_START}{msg_id}</MsgId><CreDtTm>{created_at}</CreDtTm>"
-        f"<NbOfTxs>{len(transactions)}</NbOfTxs><SttlmInf><SttlmMtd>{method}</SttlmMtd>"
-        f"{clearing}</SttlmInf></GrpHdr>{body}{_END}"
-    ).encode()
+    return _DOCUMENT.build(msg)
 
 
 # ---------------------------------------------------------------- parse
