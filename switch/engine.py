@@ -155,10 +155,6 @@ class PaymentEngine:
         """Inputs waiting for the writer: the server's measure of overload."""
         return len(self._inbox)
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._live)
-
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         for adapter in self.adapters.values():
@@ -314,12 +310,13 @@ class PaymentEngine:
                 effects.route.append(payment)
             if not item.future.done():
                 item.future.set_result((payment, created))
-        failed = {t.payment_id for t, ok in zip(batch.transitions, result.applied, strict=True)
-                  if not ok}
+        failed: set[str] = set()
         for t, ok in zip(batch.transitions, result.applied, strict=True):
-            if ok:  # what the store applied, no more
-                for d in t.caps:
-                    _add_caps(self.channel_used, self.debtor_used, d)
+            if not ok:
+                failed.add(t.payment_id)
+                continue
+            for d in t.caps:  # count what the store applied, no more
+                _add_caps(self.channel_used, self.debtor_used, d)
         for pid, payment in staged.items():
             if pid in failed:
                 # Only another writer (a second process) can have moved it: take its word.

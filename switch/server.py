@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import uuid
-from typing import Any, cast
+from typing import cast
 
 import msgspec
 
@@ -22,7 +22,7 @@ from switch.clock import iso
 from switch.config import ServerConfig
 from switch.engine import PaymentEngine
 from switch.errors import FATAL, ErrorCode
-from switch.order import Payment
+from switch.order import Order, Payment
 from switch.states import TERMINAL
 from switch.store import IntakeError, Store
 from switch.validation import valid_client_order_id
@@ -237,7 +237,7 @@ class Session(asyncio.Protocol):
         seq, order = msg.seq, msg.order
         fut.add_done_callback(lambda f: self._acked(seq, order, f))
 
-    def _acked(self, seq: int, order: Any, fut: asyncio.Future[tuple[Payment, bool]]) -> None:
+    def _acked(self, seq: int, order: Order, fut: asyncio.Future[tuple[Payment, bool]]) -> None:
         self.outstanding -= 1
         if self._closing:
             return
@@ -343,7 +343,7 @@ class Session(asyncio.Protocol):
         self._timer = self.loop.call_later(self.cfg.heartbeat_s, self._idle_check)
 
 
-_SUBMIT = msgspec.msgpack.Decoder(proto.Submit)
+_SUBMIT: msgspec.msgpack.Decoder[proto.Submit] = proto.DECODERS[proto.FrameType.SUBMIT]
 
 
 def _peek_seq(payload: bytes) -> int | None:
