@@ -1,8 +1,38 @@
 """Channel adapters: one per channel, speaking its wire format and reporting through `on_status`.
 
-Import a concrete adapter from its module (`adapters.ibps`); this package stays light.
+`ADAPTERS` names the adapter of each channel key of the switch's configuration
+(`[channels.<key>]`); a concrete adapter is imported only when a configuration names it.
 """
 
-from adapters.base import ChannelAdapter, ChannelError, ChannelStatus, Outcome
+from __future__ import annotations
 
-__all__ = ["ChannelAdapter", "ChannelError", "ChannelStatus", "Outcome"]
+import importlib
+from typing import Any
+
+from adapters.base import ChannelAdapter, ChannelError, ChannelStatus, Outcome, StatementFile
+
+__all__ = [
+    "ADAPTERS",
+    "ChannelAdapter",
+    "ChannelError",
+    "ChannelStatus",
+    "Outcome",
+    "StatementFile",
+    "adapter_class",
+]
+
+# configuration key -> "module:class"; the class has `Config` (its `[channels.<key>]` struct),
+# `from_config(config, clock=..., bank=...)` and `channel` (its name in the routing catalogue).
+ADAPTERS: dict[str, str] = {
+    "ibps": "adapters.ibps:IbpsAdapter",
+}
+
+
+def adapter_class(key: str) -> Any:
+    """The adapter class of a configuration key (KeyError when there is none).
+
+    >>> adapter_class("ibps").channel
+    'IBPS'
+    """
+    module, _, name = ADAPTERS[key].partition(":")
+    return getattr(importlib.import_module(module), name)

@@ -1,18 +1,33 @@
 """The contract between the switch and a channel adapter.
 
-The switch hands an adapter payments to submit and asks it for statuses; the adapter answers
-through the `on_status` callback, never by touching the store or the ledger (DESIGN.md layout).
+The switch hands an adapter payments to submit and asks it to resolve the ones whose outcome
+is unknown; the adapter answers through the `on_status` callback, never by touching the store
+or the ledger (DESIGN.md layout). Everything a channel says later on its own (a queued item
+settles, a netting session settles a package, a receiving bank returns a payment, a gpi
+status update) arrives the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from datetime import date
 from enum import StrEnum
+from typing import ClassVar
 
 import msgspec
 
 from switch.order import Payment
+
+__all__ = [
+    "ChannelAdapter",
+    "ChannelError",
+    "ChannelStatus",
+    "Outcome",
+    "StatementFile",
+]
 
 
 class Outcome(StrEnum):
@@ -21,6 +36,7 @@ class Outcome(StrEnum):
     PENDING = "PENDING"  # the channel has it and has not finished (e.g. HVPS queue)
     UNKNOWN = "UNKNOWN"  # no answer in time: resolve only by inquiry, never by a guess
     NOT_FOUND = "NOT_FOUND"  # inquiry answer: the channel never received it
+    RETURNED = "RETURNED"  # settled, then sent back by the receiving side
 
 
 class ChannelStatus(msgspec.Struct, frozen=True):
@@ -34,6 +50,15 @@ class ChannelStatus(msgspec.Struct, frozen=True):
     detail: str | None = None
 
 
+class StatementFile(msgspec.Struct, frozen=True):
+    """An end-of-day statement as the channel delivered it."""
+
+    channel: str
+    business_date: date
+    format: str  # camt.053.001.08, MT950, unionpay-settlement
+    data: bytes
+
+
 class ChannelError(Exception):
     """The adapter could not hand the payment to the channel; nothing was sent."""
 
@@ -44,10 +69,12 @@ StatusCallback = Callable[[ChannelStatus], None]
 
 
 class ChannelAdapter(ABC):
-    channel: str
+    channel: ClassVar[str]
 
     def __init__(self) -> None:
         self.on_status: StatusCallback = _unset
+        self.statement_host: str = "127.0.0.1"
+        self.statement_port: int | None = None
 
     @property
     @abstractmethod
@@ -67,7 +94,43 @@ class ChannelAdapter(ABC):
 
     @abstractmethod
     async def inquire(self, payment: Payment) -> None:
-        """Ask the channel for the payment's status; the answer comes through on_status."""
+        """Find out what became of a payment whose outcome is unknown: a status inquiry, or
+        where the channel has none (UnionPay) a reversal. The answer comes through on_status."""
+
+    async def fetch_statement(self, business_date: date, *, timeout: float = 60.0
+                              ) -> StatementFile:
+        """The channel's end-of-day statement of our settlement account for ``business_date``,
+        from the channel's file service (JSON lines on the front end's address: the
+        ``statement`` request of `simulators.base`)."""
+        if self.statement_port is None:
+            raise ChannelError(f"{self.channel}: no statement service configured")
+        request = {"op": "statement", "date": business_date.isoformat(),
+                   "participant": self.participant}
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                self.statement_host, self.statement_port, limit=1 << 30), timeout)
+            try:
+                writer.write(json.dumps(request).encode() + b"\n")
+                await writer.drain()
+                line = await asyncio.wait_for(reader.readline(), timeout)
+            finally:
+                writer.close()
+        except (OSError, TimeoutError) as exc:
+            raise ChannelError(f"{self.channel}: statement service unreachable: {exc}") from exc
+        try:
+            answer = json.loads(line)
+        except ValueError as exc:
+            raise ChannelError(f"{self.channel}: unreadable statement answer") from exc
+        if not answer.get("ok"):
+            raise ChannelError(f"{self.channel}: statement refused: {answer.get('error')} "
+                               f"{answer.get('detail', '')}".rstrip())
+        return StatementFile(self.channel, business_date, str(answer["format"]),
+                             str(answer["data"]).encode("utf-8"))
+
+    @property
+    def participant(self) -> str:
+        """Our participant code at the channel (whose statement we ask for)."""
+        return ""
 
 
 def _unset(status: ChannelStatus) -> None:

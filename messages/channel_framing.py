@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from messages.errors import LinkFrameTooLarge
 
-__all__ = ["DEFAULT_MAX_FRAME", "LinkReader", "encode"]
+__all__ = ["DEFAULT_MAX_FRAME", "FRAMING", "LinkFraming", "LinkReader", "encode"]
 
 DEFAULT_MAX_FRAME = 4 << 20
 _PREFIX = 4
@@ -54,3 +54,19 @@ class LinkReader:
         if start:
             del buffer[:start]
         return frames
+
+
+class LinkFraming:
+    """This framing as links take it: a reader per connection, and the encoder."""
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame = max_frame
+
+    def reader(self) -> LinkReader:
+        return LinkReader(self.max_frame)
+
+    def encode(self, message: bytes) -> bytes:
+        return encode(message)
+
+
+FRAMING = LinkFraming()

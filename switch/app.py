@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from accounting.poster import LedgerPoster
-from adapters.base import ChannelAdapter
-from adapters.ibps import IbpsAdapter
+from adapters import ChannelAdapter, adapter_class
 from routing import Router, load_catalogue
 from switch.clock import Clock, SystemClock
 from switch.config import SwitchConfig, default_store_url
@@ -27,12 +26,9 @@ class SwitchApp:
         self.clock = clock or SystemClock()
         self.store: Store = open_store(store_url or config.store.url or default_store_url())
         adapters: dict[str, ChannelAdapter] = {}
-        ibps = config.channels.ibps
-        if ibps is not None:
-            adapters["IBPS"] = IbpsAdapter(
-                ibps.host, ibps.port, clock=self.clock, sender_bank=config.bank.cnaps_code,
-                reply_timeout=ibps.reply_timeout_s,
-            )
+        for key, link in config.channels.items():
+            adapter = adapter_class(key).from_config(link, clock=self.clock, bank=config.bank)
+            adapters[adapter.channel] = adapter
         # Only channels this switch can reach are candidates.
         catalogue = load_catalogue(config.routing.catalogue or None).only(adapters)
         self.engine = PaymentEngine(

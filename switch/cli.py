@@ -58,35 +58,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from simulators import SIMULATORS, simulator_class
+    from simulators.base import run_standalone
     from simulators.faults import FaultPlan
-    from simulators.ibps import IbpsConfig, IbpsSimulator
-    from switch.clock import SystemClock
+    from switch.clock import parse_clock
 
-    if args.channel.upper() != "IBPS":
-        print(f"payswitch: no simulator for channel {args.channel!r} yet (IBPS only)",
-              file=sys.stderr)
+    try:
+        sim_class = simulator_class(args.channel)
+    except KeyError:
+        print(f"payswitch: no simulator for channel {args.channel!r} "
+              f"(one of: {', '.join(sorted(SIMULATORS))})", file=sys.stderr)
         return 2
-    config = IbpsConfig()
+    config = sim_class.Config()
     if args.config:
         try:
-            config = msgspec.convert(tomllib.loads(Path(args.config).read_text()), IbpsConfig)
+            config = msgspec.convert(tomllib.loads(Path(args.config).read_text()),
+                                     sim_class.Config)
         except (OSError, tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
             raise ConfigError(args.config, str(exc)) from exc
-    plan = FaultPlan.load(args.faults) if args.faults else None
+    try:
+        plan = FaultPlan.load(args.faults) if args.faults else None
+    except (OSError, msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ConfigError(args.faults, str(exc)) from exc
+    try:
+        clock = parse_clock(args.clock)
+    except ValueError as exc:
+        raise ConfigError("--clock", str(exc)) from exc
 
-    async def main() -> int:
-        sim = IbpsSimulator(config, SystemClock(), seed=args.seed, faults=plan)
-        port = await sim.start(port=args.port)
-        print(f"LISTENING 127.0.0.1:{port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await sim.stop()
-        return 0
-
-    return _run(main())
+    return _run(run_standalone(sim_class(config, clock, seed=args.seed, faults=plan),
+                               args.port))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -128,11 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)  # ledger trial-balance | account | payment, accounting run
 
     sim = sub.add_parser("simulate", help="run a channel simulator")
-    sim.add_argument("channel", help="IBPS")
+    sim.add_argument("channel", help="the channel: IBPS, ...")
     sim.add_argument("--port", type=int, default=0)
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--faults", help="fault plan (JSON or TOML)")
     sim.add_argument("--config", help="simulator configuration (TOML)")
+    sim.add_argument("--clock", help="business time START@ANCHOR[xSPEED] (default: now)")
     sim.set_defaults(func=cmd_simulate)
     return parser
 

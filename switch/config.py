@@ -6,10 +6,13 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgspec
 
 from switch.errors import ConfigError
+
+T = TypeVar("T")
 
 
 class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -34,16 +37,8 @@ class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class BankConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cnaps_code: str = "102100099996"  # this bank's CNAPS participant code
     name: str = "Payswitch City Commercial Bank"
-
-
-class IbpsChannelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    host: str = "127.0.0.1"
-    port: int = 7501
-    reply_timeout_s: float = 20.0
-
-
-class ChannelsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    ibps: IbpsChannelConfig | None = None
+    bic: str = "PYSWCNSHXXX"  # for SWIFT and CIPS
+    lei: str = "549300PAYSWITCH0CB33"  # ISO 17442, check digits valid; CIPS wants it
 
 
 class RoutingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -55,7 +50,8 @@ class SwitchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
     bank: BankConfig = msgspec.field(default_factory=BankConfig)
     clients: dict[str, ClientConfig] = msgspec.field(default_factory=dict)
-    channels: ChannelsConfig = msgspec.field(default_factory=ChannelsConfig)
+    # channel key (ibps, hvps, ...) -> its adapter's link configuration (`adapters.ADAPTERS`)
+    channels: dict[str, Any] = msgspec.field(default_factory=dict)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
 
 
@@ -71,9 +67,10 @@ def load_config(path: str | Path) -> SwitchConfig:
     return parse_config(raw)
 
 
-def parse_config(raw: dict[str, object]) -> SwitchConfig:
+def _convert(raw: object, kind: type[T], prefix: str = "") -> T:
+    """``msgspec.convert`` with a ConfigError naming the TOML key that is wrong."""
     try:
-        cfg = msgspec.convert(raw, SwitchConfig)
+        return msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
         # msgspec names the path as `$.server.port`; show it as the TOML key.
         text = str(exc)
@@ -82,8 +79,37 @@ def parse_config(raw: dict[str, object]) -> SwitchConfig:
         field = re.search(r"(?:unknown|missing required) field `([^`]*)`", text)
         if field is not None:
             key = f"{key}.{field[1]}" if key else field[1]
-        key = _dict_key(raw, key) or "(top level)"
+        if isinstance(raw, dict):
+            key = _dict_key(raw, key)
+        key = ".".join(k for k in (prefix, key) if k) or "(top level)"
         raise ConfigError(key, text) from exc
+
+
+def _channels(raw: object) -> dict[str, Any]:
+    """Each `[channels.<key>]` table as its adapter's own configuration struct."""
+    from adapters import adapter_class
+
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError("channels", "must be a table of channel tables")
+    configs: dict[str, Any] = {}
+    for key, table in raw.items():
+        try:
+            adapter = adapter_class(key)
+        except KeyError:
+            raise ConfigError(f"channels.{key}", "no adapter for this channel") from None
+        configs[key] = _convert(table, adapter.Config, f"channels.{key}")
+        if configs[key].reply_timeout_s <= 0:
+            raise ConfigError(f"channels.{key}.reply_timeout_s", "must be greater than zero")
+        if not 1 <= configs[key].port <= 65535:
+            raise ConfigError(f"channels.{key}.port", "must be a TCP port (1-65535)")
+    return configs
+
+
+def parse_config(raw: dict[str, object]) -> SwitchConfig:
+    cfg = _convert({k: v for k, v in raw.items() if k != "channels"}, SwitchConfig)
+    cfg = msgspec.structs.replace(cfg, channels=_channels(raw.get("channels")))
     for client_id, client in cfg.clients.items():
         if len(client.secret) < 16:
             raise ConfigError(f"clients.{client_id}.secret", "must be at least 16 characters")
@@ -96,8 +122,6 @@ def parse_config(raw: dict[str, object]) -> SwitchConfig:
         "server.auth_timeout_s": cfg.server.auth_timeout_s,
         "store.group_commit_max": cfg.store.group_commit_max,
     }
-    if cfg.channels.ibps is not None:
-        _positive["channels.ibps.reply_timeout_s"] = cfg.channels.ibps.reply_timeout_s
     for key, value in _positive.items():
         if value <= 0:
             raise ConfigError(key, "must be greater than zero")

@@ -15,17 +15,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from accounting.poster import check_ledger
+from adapters.ibps import IbpsLinkConfig
 from bench.loadgen import CLOSED_ACCOUNTS, LoadResult, drive, order_mix, percentile
 from switch.app import SwitchApp
 from switch.client import SwitchClient
-from switch.config import (
-    ChannelsConfig,
-    ClientConfig,
-    IbpsChannelConfig,
-    ServerConfig,
-    SwitchConfig,
-    default_store_url,
-)
+from switch.config import ClientConfig, ServerConfig, SwitchConfig, default_store_url
 from switch.order import Order
 from switch.store import redacted
 
@@ -72,7 +66,7 @@ async def run_demo(
         config = SwitchConfig(
             server=ServerConfig(port=0, window=window),
             clients={DEMO_CLIENT: ClientConfig(secret=secret)},
-            channels=ChannelsConfig(ibps=IbpsChannelConfig(port=sim_port, reply_timeout_s=20)),
+            channels={"ibps": IbpsLinkConfig(port=sim_port, reply_timeout_s=20)},
         )
         app = SwitchApp(config, store_url=store_url or demo_store_url())
         port = await app.start(port=0)

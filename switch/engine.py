@@ -25,7 +25,7 @@ from messages.errors import MessageError
 from routing.health import TECHNICAL_REASONS, CircuitBreaker, SuccessWindow
 from routing.router import Router
 from routing.state import RoutingState
-from switch.clock import Clock, iso
+from switch.clock import Clock, Timer, iso
 from switch.order import Order, Payment
 from switch.states import TERMINAL, State, can_move
 from switch.store import (
@@ -122,7 +122,7 @@ class PaymentEngine:
         self._wake = asyncio.Event()
         self._live: dict[str, Payment] = {}  # every non-final payment of this process
         self._runner: asyncio.Task[None] | None = None
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._timers: set[Timer] = set()
         self.stats = EngineStats()
         # What this process has seen of each channel; the router skips one whose circuit is open.
         self.breakers = {name: CircuitBreaker() for name in adapters}
@@ -226,16 +226,27 @@ class PaymentEngine:
         self._wake.set()
 
     def _channel_said(self, status: ChannelStatus) -> None:
+        if status.outcome is Outcome.RETURNED:
+            # A return comes after settlement, when the payment has left the live set.
+            asyncio.get_running_loop().create_task(self._returned(status))
+            return
         self._put(status)
 
+    async def _returned(self, status: ChannelStatus) -> None:
+        payment = self._live.get(status.payment_id) or await self.store.payment(status.payment_id)
+        if payment is None:
+            log.warning("return of %s, which is not ours", status.payment_id)
+            return
+        self._put(_Returned(payment, status))
+
     def _later(self, delay: float, item: object) -> None:
-        loop = asyncio.get_running_loop()
+        """Hand ``item`` to the writer after ``delay`` seconds of the injected clock."""
 
         def fire() -> None:
             self._timers.discard(handle)
             self._put(item)
 
-        handle = loop.call_later(delay, fire)
+        handle = self.clock.call_later(delay, fire)
         self._timers.add(handle)
 
     async def _run(self) -> None:
@@ -445,6 +456,15 @@ class PaymentEngine:
                 self._later(self.retry_delay_s, _Resubmit(p.payment_id))
         elif isinstance(item, ChannelStatus):
             self._plan_status(item, current, move, effects)
+        elif isinstance(item, _Returned):
+            p = current(item.payment.payment_id) or item.payment
+            if p.state == State.SETTLED:
+                st = item.status
+                move(p, State.RETURNED, f"{p.channel} returned it: {st.detail or st.reason}",
+                     reason=st.reason, events=(_event("payment.returned", p.order,
+                                                      channel=p.channel),))
+            else:
+                log.warning("return of %s in state %s ignored", p.payment_id, p.state)
 
     def routing_state(self, now: datetime) -> RoutingState:
         channel_used, debtor_used = self._turn_caps or (self.channel_used, self.debtor_used)
@@ -560,6 +580,11 @@ class PaymentEngine:
             await adapter.inquire(p)
         except ChannelError:
             self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
+
+
+class _Returned(msgspec.Struct):
+    payment: Payment
+    status: ChannelStatus
 
 
 class _NotSent(msgspec.Struct):

@@ -18,14 +18,13 @@ import asyncpg
 import pytest
 import uvloop
 
+from adapters.ibps import IbpsLinkConfig
 from simulators.ibps import IbpsConfig, IbpsSimulator
 from switch.app import SwitchApp
 from switch.client import SwitchClient
 from switch.clock import SystemClock
 from switch.config import (
-    ChannelsConfig,
     ClientConfig,
-    IbpsChannelConfig,
     ServerConfig,
     StoreConfig,
     SwitchConfig,
@@ -105,7 +104,7 @@ def switch_config(sim_port: int, **server: object) -> SwitchConfig:
         store=StoreConfig(),
         clients={CLIENT_ID: ClientConfig(secret=CLIENT_SECRET),
                  "OTHER-CORE": ClientConfig(secret=secrets.token_hex(16))},
-        channels=ChannelsConfig(ibps=IbpsChannelConfig(port=sim_port, reply_timeout_s=5)),
+        channels={"ibps": IbpsLinkConfig(port=sim_port, reply_timeout_s=5)},
     )
 
 

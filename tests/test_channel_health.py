@@ -31,8 +31,8 @@ async def broken_ibps() -> AsyncIterator[IbpsSimulator]:
 
 
 def _port(sim: IbpsSimulator) -> int:
-    assert sim._server is not None
-    return int(sim._server.sockets[0].getsockname()[1])
+    assert sim.port is not None
+    return sim.port
 
 
 async def test_technical_refusals_open_the_circuit_and_stop_sending(

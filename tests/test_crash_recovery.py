@@ -136,8 +136,8 @@ async def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(
     tmp_path: Path, sim: IbpsSimulator, kill_after: int
 ) -> None:
     store_url = f"sqlite://{tmp_path / 'crash.db'}"
-    assert sim._server is not None
-    sim_port = sim._server.sockets[0].getsockname()[1]
+    assert sim.port is not None
+    sim_port = sim.port
     switch = SwitchProcess(_config(tmp_path, sim_port), store_url)
     await switch.start()
     try:

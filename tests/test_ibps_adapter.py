@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import uvloop
@@ -53,10 +53,21 @@ def payment(
 
 @dataclass
 class Pair:
+    """Simulator and adapter on one virtual clock: replies wait and deadlines fire only when
+    the test advances it (invariant 6)."""
+
     sim: IbpsSimulator
     adapter: IbpsAdapter
     port: int
+    clock: VirtualClock
     seen: list[ChannelStatus] = field(default_factory=list)
+
+    async def settle_down(self, quiet: float = 0.2) -> None:
+        """Wait until no status has arrived for ``quiet`` seconds (replies in flight landed)."""
+        n = -1
+        while n != len(self.seen):
+            n = len(self.seen)
+            await asyncio.sleep(quiet)
 
     def of(self, p: Payment) -> list[tuple[Outcome, str | None]]:
         return [(s.outcome, s.reason) for s in self.seen if s.payment_id == p.payment_id]
@@ -82,18 +93,19 @@ async def make_pair(
     cfg = config or IbpsConfig(
         participants={BANK_A: 10**13, POOR: 5_000}, closed_accounts=(CLOSED,)
     )
-    sim = IbpsSimulator(cfg, VirtualClock(T0), seed=seed, faults=faults)
+    clock = VirtualClock(T0)
+    sim = IbpsSimulator(cfg, clock, seed=seed, faults=faults)
     port = await sim.start()
     adapter = IbpsAdapter(
         "127.0.0.1",
         port,
-        clock=VirtualClock(T0),
+        clock=clock,
         sender_bank=BANK_A,
         reply_timeout=reply_timeout,
         reconnect_backoff=0.02,
         reconnect_backoff_cap=0.1,
     )
-    pair = Pair(sim, adapter, port)
+    pair = Pair(sim, adapter, port, clock)
     adapter.on_status = pair.seen.append
     await adapter.start()
     return pair
@@ -151,9 +163,15 @@ async def test_dropped_reply_is_unknown_then_inquiry_settles() -> None:
     try:
         p = payment(6)
         await pair.adapter.submit(p)
+        await pair.until(lambda: p.end_to_end_id in pair.sim.items())
+        pair.clock.advance(timedelta(milliseconds=199))
+        await pair.settle_down()
+        assert pair.of(p) == []  # the deadline is 200 ms of the injected clock, not less
+        pair.clock.advance(timedelta(milliseconds=1))
         assert await pair.final(p) == [(Outcome.UNKNOWN, None)]
-        await asyncio.sleep(0.3)  # UNKNOWN is reported once, not once per tick
-        assert len(pair.of(p)) == 1
+        pair.clock.advance(timedelta(seconds=5))
+        await pair.settle_down()
+        assert len(pair.of(p)) == 1  # UNKNOWN is reported once, not once per tick
         await pair.adapter.inquire(p)
         assert await pair.final(p, 2) == [(Outcome.UNKNOWN, None), (Outcome.SETTLED, None)]
         assert pair.sim.received_count(p.end_to_end_id) == 1
@@ -169,6 +187,10 @@ async def test_late_answer_resolves_unknown() -> None:
     try:
         p = payment(7)
         await pair.adapter.submit(p)
+        await pair.until(lambda: p.end_to_end_id in pair.sim.items())
+        pair.clock.advance(timedelta(milliseconds=100))  # the deadline passes
+        assert await pair.final(p) == [(Outcome.UNKNOWN, None)]
+        pair.clock.advance(timedelta(milliseconds=200))  # the late reply goes out
         assert await pair.final(p, 2) == [(Outcome.UNKNOWN, None), (Outcome.SETTLED, None)]
     finally:
         await dispose(pair)
@@ -233,6 +255,10 @@ async def _outcomes(seed: int) -> list[list[tuple[Outcome, str | None]]]:
         ps = [payment(300 + i, 1_000 + i) for i in range(60)]
         for p in ps:
             await pair.adapter.submit(p)
+        await pair.until(lambda: len(pair.sim.items()) == len(ps))
+        pair.clock.advance(timedelta(milliseconds=20))  # delayed replies go out
+        await pair.settle_down()
+        pair.clock.advance(timedelta(milliseconds=300))  # deadlines of dropped replies pass
         await pair.until(lambda: len(pair.seen) == len(ps))
         return [pair.of(p) for p in ps]  # per payment, in submission order
     finally:

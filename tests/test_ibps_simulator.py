@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import msgspec
 import pytest
@@ -21,8 +21,9 @@ from messages.iso20022 import (
     build_pacs028,
     parse_pacs002,
 )
+from simulators.books import ItemState
 from simulators.faults import FaultAction, FaultDice, FaultPlan, FaultRule
-from simulators.ibps import IbpsConfig, IbpsSimulator, ItemState
+from simulators.ibps import IbpsConfig, IbpsSimulator
 from switch.clock import VirtualClock
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -274,21 +275,27 @@ async def test_fault_reject_close_and_delay(config: IbpsConfig) -> None:
     assert s.items()["X2"].state is ItemState.SETTLED  # booked, then the line dropped
     await s.stop()
 
+    # A delayed reply waits on the simulator's clock, not the wall clock (invariant 6).
     delay = FaultPlan(rules={"*": FaultRule(delay=1.0, delay_ms=150)})
-    s, port = await _running(config, delay)
-    c = await connect(port)
-    loop = asyncio.get_running_loop()
-    t = loop.time()
+    clock = VirtualClock(T0)
+    s = IbpsSimulator(config, clock, faults=delay)
+    c = await connect(await s.start())
     await c.send(credit("X3"))
+    with pytest.raises(TimeoutError):
+        await c.recv(timeout=0.3)
+    clock.advance(timedelta(milliseconds=149))
+    with pytest.raises(TimeoutError):
+        await c.recv(timeout=0.1)
+    clock.advance(timedelta(milliseconds=1))
     assert (await c.recv()).transactions[0].status == "ACSC"
-    assert loop.time() - t >= 0.14
     c.close()
     await s.stop()
 
 
 def test_fault_dice_replays_from_seed() -> None:
     plan = FaultPlan(
-        rules={"pacs.008": FaultRule(drop=0.2, delay=0.2, delay_ms=5, reject=0.2, close=0.1)}
+        rules={"pacs.008": FaultRule(drop=0.1, delay=0.1, delay_ms=5, reject=0.1, close=0.1,
+                                     duplicate=0.1, garbage=0.1, partial=0.1, refuse=0.1)}
     )
     kinds = ["pacs.008", "pacs.028"] * 200
 

@@ -18,7 +18,8 @@ import asyncio
 
 from messages.errors import LinkFrameTooLarge
 
-__all__ = ["DEFAULT_MAX_FRAME", "PREFIX_SIZE", "LinkReader", "encode", "read_frame"]
+__all__ = ["DEFAULT_MAX_FRAME", "FRAMING", "PREFIX_SIZE", "LinkFraming", "LinkReader", "encode",
+           "read_frame"]
 
 PREFIX_SIZE = 2
 _LIMIT = (1 << 16) - 1
@@ -78,3 +79,19 @@ async def read_frame(stream: asyncio.StreamReader, max_frame: int = DEFAULT_MAX_
     if size > max_frame:
         raise LinkFrameTooLarge(size, max_frame)
     return await stream.readexactly(size)
+
+
+class LinkFraming:
+    """This framing as links take it: a reader per connection, and the encoder."""
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame = max_frame
+
+    def reader(self) -> LinkReader:
+        return LinkReader(self.max_frame)
+
+    def encode(self, message: bytes) -> bytes:
+        return encode(message)
+
+
+FRAMING = LinkFraming()
