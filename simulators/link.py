@@ -59,6 +59,9 @@ class SimServer:
         self.admin = admin
         self.on_connect = on_connect
         self.links: set[SimLink] = set()
+        # Every channel message in ("in") and out ("out"), in order, when a test asks for it:
+        # the determinism and golden-transcript tests compare these bytes.
+        self.traffic: list[tuple[str, bytes]] | None = None
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -142,9 +145,12 @@ class SimLink(asyncio.Protocol):
             log.warning("%s: bad framing (%s); closing the connection", self._server.name, err)
             self.close()
             return
+        traffic = self._server.traffic
         for frame in frames:
             if not self.open:
                 return
+            if traffic is not None:
+                traffic.append(("in", frame))
             try:
                 self._server.on_frame(self, frame)
             except Exception:  # never let one message take the server down
@@ -163,6 +169,8 @@ class SimLink(asyncio.Protocol):
 
     def send(self, message: bytes, delay_ms: int = 0) -> None:
         """Frame and send ``message``, after ``delay_ms`` of the simulator's clock."""
+        if self._server.traffic is not None:
+            self._server.traffic.append(("out", message))
         self.send_raw(self._server.framing.encode(message), delay_ms)
 
     def send_raw(self, data: bytes, delay_ms: int = 0) -> None:

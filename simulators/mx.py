@@ -118,7 +118,7 @@ class MxSimulator(ChannelSimulator):
             if kind == "pacs.008":
                 reply: bytes | None = build_pacs002(self._on_credit(link, frame, name, decision))
             elif kind == "pacs.028":
-                reply = build_pacs002(self._on_inquiry(frame, name))
+                reply = build_pacs002(self._on_inquiry(link, frame, name))
             else:
                 reply = self.on_message(link, kind, frame, name, decision)
         except MessageError as err:
@@ -205,7 +205,7 @@ class MxSimulator(ChannelSimulator):
                       clearing_system=self.clearing_system)
         self.notify(item.debtor_agent, build_pacs004(doc))
 
-    def _on_inquiry(self, frame: bytes, name: str) -> Pacs002:
+    def _on_inquiry(self, link: SimLink, frame: bytes, name: str) -> Pacs002:
         req = parse_pacs028(frame)
         statuses = []
         for e2e in req.orgnl_end_to_end_ids:
@@ -213,6 +213,7 @@ class MxSimulator(ChannelSimulator):
             if item is None:
                 statuses.append(TxStatus(e2e, "RJCT", reason="NARR", additional_info=NOT_FOUND))
             else:
+                self.bind(link, item.debtor_agent)  # only its sender asks about an item
                 statuses.append(self.status_of(item))
         return Pacs002(msg_id=self.next_id(), created_at=self.now(), orgnl_msg_id=req.msg_id,
                        orgnl_msg_name=name, transactions=tuple(statuses))
