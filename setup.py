@@ -69,6 +69,7 @@ setup(
         "asyncpg>=0.29",
         "uvloop>=0.19",
         "rich>=13.0",
+        "prometheus-client>=0.20",  # the metrics endpoint: the standard exposition, not ours
     ],
     extras_require={
         "test": [
@@ -84,6 +85,7 @@ setup(
             "mypy>=1.10",
             "lxml-stubs",
             "cython>=3.0",
+            "pyyaml>=6.0",  # reads the Prometheus alert rules file in tests
         ],
     },
     entry_points={"console_scripts": ["payswitch=switch.cli:main"]},

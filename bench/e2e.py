@@ -1,6 +1,6 @@
 """End-to-end benchmark: orders/s and ack latency of the whole switch, beside a bare baseline.
 
-    python -m bench.e2e [--orders N] [--window W] [--json]
+    python -m bench.e2e [--orders N] [--window W] [--metrics] [--json]
 
 The switch (embedded SQLite store) and the IBPS simulator run as their own processes; the load
 comes from this one, over the real protocol. The baseline, measured in the same run, sends the
@@ -18,6 +18,7 @@ import secrets
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import cast
@@ -33,19 +34,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.asynccontextmanager
-async def child(*args: str) -> AsyncIterator[int]:
-    """A child process that prints `LISTENING host:port` once ready; yields the port."""
+async def child(*args: str, metrics: bool = False) -> AsyncIterator[int]:
+    """A child process that prints `LISTENING host:port` once ready; yields the port.
+
+    With ``metrics`` it also prints `METRICS url`, which it scrapes once a second meanwhile,
+    as Prometheus would."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT, env=env
     )
+    scraper: asyncio.Task[None] | None = None
     try:
         assert proc.stdout is not None
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
         if not line.startswith("LISTENING "):
             raise RuntimeError(f"{args} did not start: {line!r}")
+        if metrics:
+            url = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()[1]
+            scraper = asyncio.get_running_loop().create_task(_scrape(url))
         yield int(line.rsplit(":", 1)[1])
     finally:
+        if scraper is not None:
+            scraper.cancel()
         if proc.returncode is None:
             proc.terminate()
             await proc.wait()
@@ -105,7 +115,14 @@ async def baseline(n: int, window: int, timeout: float) -> dict[str, float]:
     }
 
 
-async def switch_run(n: int, window: int, timeout: float) -> dict[str, object]:
+async def _scrape(url: str) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+
+
+async def switch_run(n: int, window: int, timeout: float,
+                     metrics: bool = False) -> dict[str, object]:
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="payswitch-bench-") as tmp:
         sim_cfg = Path(tmp, "ibps.toml")
@@ -117,8 +134,10 @@ async def switch_run(n: int, window: int, timeout: float) -> dict[str, object]:
                 f'[server]\nport = 0\nwindow = {window}\n\n[clients.BENCH]\nsecret = "{secret}"\n'
                 f"\n[channels.ibps]\nport = {sim_port}\n"
             )
+            extra = ("--metrics-port", "0") if metrics else ()
             async with child("-m", "switch.cli", "serve", "--config", str(cfg), "--store",
-                             f"sqlite://{tmp}/bench.db", "--port", "0") as port:
+                             f"sqlite://{tmp}/bench.db", "--port", "0", *extra,
+                             metrics=metrics) as port:
                 client = await SwitchClient.connect("127.0.0.1", port, "BENCH", secret)
                 orders = order_mix(n, seed=7, run=f"B{int(time.time())}")
                 result = await drive(client, orders, window=window, final_timeout=timeout)
@@ -138,6 +157,13 @@ async def main(args: argparse.Namespace) -> int:
     figures: dict[str, object] = {"window": args.window}
     figures.update(await baseline(args.orders, args.window, args.timeout))
     figures.update(await switch_run(args.orders, args.window, args.timeout))
+    if args.metrics:
+        on = await switch_run(args.orders, args.window, args.timeout, metrics=True)
+        figures["metrics_on_orders_per_s"] = on["orders_per_s"]
+        figures["metrics_on_ack_p99_ms"] = on["ack_p99_ms"]
+        off_rate = float(cast(float, figures["orders_per_s"]))
+        figures["metrics_cost_pct"] = round(
+            100 * (off_rate - float(cast(float, on["orders_per_s"]))) / off_rate, 2)
     if args.json:
         print(json.dumps(figures))
     else:
@@ -146,6 +172,10 @@ async def main(args: argparse.Namespace) -> int:
               f"{figures['ack_p50_ms']:>10}{figures['ack_p99_ms']:>10}")
         print(f"{'baseline (bare echo)':24}{figures['baseline_frames_per_s']:>12,}"
               f"{figures['baseline_p50_ms']:>10}{figures['baseline_p99_ms']:>10}")
+        if args.metrics:
+            print(f"{'switch, metrics scraped':24}{figures['metrics_on_orders_per_s']:>12,}"
+                  f"{'':>10}{figures['metrics_on_ack_p99_ms']:>10}"
+                  f"   cost {figures['metrics_cost_pct']} %")
         print(f"{figures['final']:,} of {figures['orders']:,} orders final, "
               f"window {args.window}, SQLite store")
     return 0 if figures["final"] == args.orders and not figures["errors"] else 1
@@ -157,6 +187,9 @@ def cli() -> None:
     parser.add_argument("--window", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=300.0, help="bound on each phase, s")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--metrics", action="store_true",
+                        help="also run with the metrics endpoint on (scraped every second) "
+                             "and print what it costs")
     sys.exit(uvloop.run(main(parser.parse_args())))
 
 

@@ -63,6 +63,7 @@ class SimServer:
         # the determinism and golden-transcript tests compare these bytes.
         self.traffic: list[tuple[str, bytes]] | None = None
         self._server: asyncio.Server | None = None
+        self._connections: set[_Sniffer] = set()  # every connection, even one that sent nothing
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         loop = asyncio.get_running_loop()
@@ -73,8 +74,8 @@ class SimServer:
         """Stop listening and drop every connection at once (replies not yet sent are lost)."""
         if self._server is not None:
             self._server.close()
-        for link in list(self.links):
-            link.abort()
+        for conn in list(self._connections):
+            conn.abort()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -91,6 +92,11 @@ class _Sniffer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, so no isinstance check.
         self._transport = cast(asyncio.Transport, transport)
+        self._server._connections.add(self)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
 
     def data_received(self, data: bytes) -> None:
         if self._target is None:
@@ -104,6 +110,8 @@ class _Sniffer(asyncio.Protocol):
         self._target.data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._server._connections.discard(self)
+        self._transport = None
         if self._target is not None:
             self._target.connection_lost(exc)
 

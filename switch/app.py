@@ -10,6 +10,8 @@ from routing import Router, load_catalogue
 from switch.clock import Clock, SystemClock
 from switch.config import SwitchConfig, default_store_url
 from switch.engine import PaymentEngine
+from switch.metrics import SwitchMetrics
+from switch.ops_http import OpsEndpoint
 from switch.server import SwitchServer
 from switch.store import Store, open_store, redacted
 
@@ -20,7 +22,8 @@ class SwitchApp:
     """A running switch; `start()` returns the port it listens on."""
 
     def __init__(
-        self, config: SwitchConfig, *, store_url: str | None = None, clock: Clock | None = None
+        self, config: SwitchConfig, *, store_url: str | None = None, clock: Clock | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -42,17 +45,32 @@ class SwitchApp:
         # The books live in the same database, in the accounting package's own tables.
         self.poster = LedgerPoster(self.store, self.clock)
         self.port: int | None = None
+        self.metrics_port: int | None = None
+        self.ops: OpsEndpoint | None = None
+        if metrics_port is None:
+            metrics_port = config.observability.metrics_port
+        if metrics_port is not None:
+            metrics = SwitchMetrics()
+            self.engine.metrics = metrics
+            self.ops = OpsEndpoint(self, metrics)
+            self._metrics_at = (config.observability.metrics_host, metrics_port)
 
     async def start(self, port: int | None = None) -> int:
         await self.store.open()
         await self.engine.start()
         self.poster.start()
         self.port = await self.server.start(port=port)
+        if self.ops is not None:
+            self.metrics_port = await self.ops.start(*self._metrics_at)
+            log.info("metrics and health on http://%s:%d/", self._metrics_at[0],
+                     self.metrics_port)
         log.info("switch listening on %s:%d, store %s", self.config.server.host, self.port,
                  redacted(self.store.url))
         return self.port
 
     async def stop(self) -> None:
+        if self.ops is not None:
+            await self.ops.stop()
         await self.server.stop()
         await self.engine.stop()
         await self.poster.stop()

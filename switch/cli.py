@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 import tomllib
@@ -29,11 +28,10 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
     return uvloop.run(coro)
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+def _logging(level: str, fmt: str = "text") -> None:
+    from switch.logs import configure_logging
+
+    configure_logging(level, fmt)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -41,11 +39,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from switch.config import load_config
 
     config = load_config(args.config)
+    obs = config.observability
+    # The file sets the log level and format unless the command line asked for a level.
+    _logging(args.log_level or obs.log_level, args.log_format or obs.log_format)
 
     async def main() -> int:
-        app = SwitchApp(config, store_url=args.store)
+        app = SwitchApp(config, store_url=args.store, metrics_port=args.metrics_port)
         port = await app.start(port=args.port)
         print(f"LISTENING {config.server.host}:{port}", flush=True)
+        if app.metrics_port is not None:
+            print(f"METRICS http://{obs.metrics_host}:{app.metrics_port}/metrics", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -98,9 +101,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ))
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Exit 0 ready, 1 not ready (or not live), 2 unreachable."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = args.url.rstrip("/") + "/status"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            report = json.loads(answer.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"payswitch: cannot read {url}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"payswitch status ({args.url})")
+        table.add_column("check")
+        table.add_column("ok")
+        table.add_column("detail")
+        for check in report["checks"]:
+            table.add_row(check["name"], "yes" if check["ok"] else "[red]NO[/red]",
+                          check["detail"])
+        console = Console()
+        console.print(table)
+        console.print(f"live: {report['live']}  ready: {report['ready']}")
+        for key, value in report["figures"].items():
+            console.print(f"{key}: {value}")
+    return 0 if report["live"] and report["ready"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payswitch", description=__doc__)
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default WARNING)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="switch + IBPS simulator + load, ending in a summary")
@@ -115,7 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, help="TOML configuration file")
     serve.add_argument("--store", help="store URL, overriding [store].url")
     serve.add_argument("--port", type=int, help="listening port, overriding [server].port")
+    serve.add_argument("--metrics-port", type=int,
+                       help="HTTP port of /metrics, /healthz, /readyz and /status "
+                            "(overriding [observability].metrics_port; 0 picks one)")
+    serve.add_argument("--log-format", choices=("text", "json"),
+                       help="text, or JSON lines (overriding [observability].log_format)")
     serve.set_defaults(func=cmd_serve)
+
+    status = sub.add_parser("status", help="liveness, readiness and figures of a running switch")
+    status.add_argument("--url", default="http://127.0.0.1:9400",
+                        help="the switch's metrics endpoint (its --metrics-port)")
+    status.add_argument("--timeout", type=float, default=5.0)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
 
     # `route`, `convert` and `validate` own their options; main() hands them over untouched.
     sub.add_parser("route", help="explain a routing decision: "
@@ -150,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return (convert_main if argv[0] == "convert" else validate_main)(argv[1:])
     args = build_parser().parse_args(argv)
-    _logging(args.log_level)
+    _logging(args.log_level or "WARNING")
     try:
         return int(args.func(args))
     except ConfigError as exc:

@@ -41,6 +41,14 @@ class BankConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     lei: str = "549300PAYSWITCH0CB33"  # ISO 17442, check digits valid; CIPS wants it
 
 
+class ObservabilityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None  # absent: no HTTP endpoint; 0 picks a free port
+    outbox_lag_bound: int = 10_000  # readiness fails when the books are further behind
+    log_format: str = "text"  # text | json (JSON lines, one event per state change)
+    log_level: str = "WARNING"  # INFO logs every state change
+
+
 class RoutingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     catalogue: str = ""  # channel catalogue TOML; empty: the one shipped in routing/
 
@@ -53,6 +61,7 @@ class SwitchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # channel key (ibps, hvps, ...) -> its adapter's link configuration (`adapters.ADAPTERS`)
     channels: dict[str, Any] = msgspec.field(default_factory=dict)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
+    observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
 
 
 def load_config(path: str | Path) -> SwitchConfig:
@@ -125,6 +134,15 @@ def parse_config(raw: dict[str, object]) -> SwitchConfig:
     for key, value in _positive.items():
         if value <= 0:
             raise ConfigError(key, "must be greater than zero")
+    obs = cfg.observability
+    if obs.log_format not in ("text", "json"):
+        raise ConfigError("observability.log_format", "must be text or json")
+    if obs.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError("observability.log_level", "must be DEBUG, INFO, WARNING or ERROR")
+    if obs.metrics_port is not None and not 0 <= obs.metrics_port <= 65535:
+        raise ConfigError("observability.metrics_port", "must be a TCP port (0 picks one)")
+    if obs.outbox_lag_bound < 0:
+        raise ConfigError("observability.outbox_lag_bound", "must not be negative")
     if not 0 <= cfg.server.port <= 65535:
         raise ConfigError("server.port", "must be a TCP port (0-65535; 0 picks a free one)")
     return cfg

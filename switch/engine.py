@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import ChainMap, deque
 from collections.abc import Callable, MutableMapping
@@ -26,6 +27,8 @@ from routing.health import TECHNICAL_REASONS, CircuitBreaker, SuccessWindow
 from routing.router import Router
 from routing.state import RoutingState
 from switch.clock import Clock, Timer, iso
+from switch.logs import EVENTS, mask_account
+from switch.metrics import NO_METRICS, NullMetrics
 from switch.order import Order, Payment
 from switch.states import TERMINAL, State, can_move
 from switch.store import (
@@ -118,6 +121,7 @@ class PaymentEngine:
         self.retry_delay_s = retry_delay_s
         self.inquiry_delay_s = inquiry_delay_s
         self.publish: Publish = lambda p: None
+        self.metrics: NullMetrics = NO_METRICS
         self._inbox: deque[Any] = deque()
         self._wake = asyncio.Event()
         self._live: dict[str, Payment] = {}  # every non-final payment of this process
@@ -149,6 +153,15 @@ class PaymentEngine:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._put(_IntakeFailure(error, fut))
         return fut
+
+    @property
+    def running(self) -> bool:
+        """Whether the writer task is alive (the liveness check)."""
+        return self._runner is not None and not self._runner.done()
+
+    def live_payments(self) -> list[Payment]:
+        """Every payment of this process that is not final (a copy, for reports)."""
+        return list(self._live.values())
 
     @property
     def backlog(self) -> int:
@@ -307,18 +320,25 @@ class PaymentEngine:
         finally:
             self._turn_caps = None
         # Inquiries and resends of unchanged payments write nothing but must still happen.
-        result = await self.store.commit(batch) if len(batch) else BatchResult([], [])
         if len(batch):
+            started = time.perf_counter()
+            result = await self.store.commit(batch)
+            self.metrics.committed(time.perf_counter() - started, len(batch))
             self.stats.commits += 1
             self.stats.accepts += len(batch.accepts)
             self.stats.transitions += len(batch.transitions)
+        else:
+            result = BatchResult([], [])
         for failure in failures:
             if not failure.future.done():
                 failure.future.set_result(None)
+        events = EVENTS.isEnabledFor(logging.INFO)
         for item, (payment, created) in zip(accepts, result.accepted, strict=True):
-            if created and payment.state == State.ACCEPTED:
-                self._live[payment.payment_id] = payment
-                effects.route.append(payment)
+            if created:
+                self._observe_accept(payment, events)
+                if payment.state == State.ACCEPTED:
+                    self._live[payment.payment_id] = payment
+                    effects.route.append(payment)
             if not item.future.done():
                 item.future.set_result((payment, created))
         failed: set[str] = set()
@@ -328,6 +348,7 @@ class PaymentEngine:
                 continue
             for d in t.caps:  # count what the store applied, no more
                 _add_caps(self.channel_used, self.debtor_used, d)
+            self._observe_transition(t, staged[t.payment_id], events)
         for pid, payment in staged.items():
             if pid in failed:
                 # Only another writer (a second process) can have moved it: take its word.
@@ -340,6 +361,34 @@ class PaymentEngine:
         if failed:
             effects.drop(failed)
         self._act(effects)
+
+    def _observe_accept(self, p: Payment, events: bool) -> None:
+        """Metrics and the event log of a new payment, once it is durable."""
+        if p.state == State.ACCEPTED:
+            self.metrics.accepted()
+        else:
+            self.metrics.rejected(p.reason or "NARR", "intake")
+            self.metrics.final(p.state, None, 0.0)
+        if events:
+            EVENTS.info("state", extra={"fields": _event_fields(p, None, p.state, p.reason,
+                                                                None, "intake")})
+
+    def _observe_transition(self, t: Transition, p: Payment, events: bool) -> None:
+        """Metrics and the event log of a state change, once it is durable."""
+        to = t.to_state
+        by_routing = to == State.REJECTED and t.from_state in (State.ACCEPTED, State.SCHEDULED)
+        if to == State.ROUTED:
+            self.metrics.routed(t.channel)
+        elif by_routing:
+            self.metrics.routed(None)  # refused by routing (or its channel not connected)
+        if to in TERMINAL:
+            if to == State.REJECTED:
+                self.metrics.rejected(t.reason or "NARR", "route" if by_routing else "channel")
+            elapsed = datetime.fromisoformat(t.at) - datetime.fromisoformat(p.created_at)
+            self.metrics.final(to, p.channel, elapsed.total_seconds())
+        if events:
+            EVENTS.info("state", extra={"fields": _event_fields(
+                p, t.from_state, to, t.reason, t.channel or p.channel, t.cause)})
 
     def _remember(self, payment: Payment) -> None:
         if payment.state in TERMINAL:
@@ -622,6 +671,19 @@ def _add_caps(channel_used: MutableMapping[ChannelDay, int],
     if d.debtor_account:
         dkey = (d.channel, d.debtor_account, day)
         debtor_used[dkey] = debtor_used.get(dkey, 0) + d.amount
+
+
+def _event_fields(p: Payment, from_state: str | None, to_state: str, reason: str | None,
+                  channel: str | None, cause: str) -> dict[str, Any]:
+    """One state change as the event log shows it: accounts masked, amounts in minor units."""
+    order = p.order
+    return {
+        "event": "payment.state", "payment_id": p.payment_id, "client_id": p.client_id,
+        "client_order_id": order.client_order_id, "from": from_state, "to": to_state,
+        "reason": reason, "channel": channel, "amount": order.amount,
+        "currency": order.currency, "debtor_account": mask_account(order.debtor.account),
+        "creditor_account": mask_account(order.creditor.account), "cause": cause,
+    }
 
 
 def _event(kind: str, order: Order, **extra: Any) -> Event:

@@ -212,6 +212,7 @@ class Session(asyncio.Protocol):
         )))
 
     def _on_submit(self, payload: bytes) -> None:
+        self.server.engine.metrics.received()
         # Overload is judged first: a flood of bad SUBMITs must not grow the backlog either.
         if self.server.engine.backlog >= self.cfg.max_pending_writes:
             self.error(ErrorCode.RETRY_LATER, "switch is saturated; resend later",
@@ -234,13 +235,15 @@ class Session(asyncio.Protocol):
         assert self.client_id is not None
         self.outstanding += 1
         fut = self.server.engine.submit(self.client_id, msg.order)
-        seq, order = msg.seq, msg.order
-        fut.add_done_callback(lambda f: self._acked(seq, order, f))
+        seq, order, received = msg.seq, msg.order, self.loop.time()
+        fut.add_done_callback(lambda f: self._acked(seq, order, received, f))
 
-    def _acked(self, seq: int, order: Order, fut: asyncio.Future[tuple[Payment, bool]]) -> None:
+    def _acked(self, seq: int, order: Order, received: float,
+               fut: asyncio.Future[tuple[Payment, bool]]) -> None:
         self.outstanding -= 1
         if self._closing:
             return
+        self.server.engine.metrics.acked(self.loop.time() - received)
         if fut.cancelled() or fut.exception() is not None:
             # Nothing was stored: the client may resend the same order safely.
             self.error(ErrorCode.RETRY_LATER, f"order not accepted: {fut.exception()}", seq=seq)
@@ -309,6 +312,7 @@ class Session(asyncio.Protocol):
 
     def error(self, code: ErrorCode, message: str, *, seq: int | None = None,
               reason: str | None = None) -> None:
+        self.server.engine.metrics.protocol_error(code.value)
         self.send(proto.encode(proto.Error(code=code.value, message=message, seq=seq,
                                            fatal=code in FATAL, reason=reason)))
 
