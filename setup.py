@@ -86,6 +86,7 @@ setup(
             "lxml-stubs",
             "cython>=3.0",
             "pyyaml>=6.0",  # reads the Prometheus alert rules file in tests
+            "trustme>=1.1",  # throw-away CA and certificates for the TLS tests
         ],
     },
     entry_points={"console_scripts": ["payswitch=switch.cli:main"]},

@@ -38,10 +38,7 @@ class SwitchApp:
             store=self.store, clock=self.clock, router=Router(catalogue), adapters=adapters,
             batch_max=config.store.group_commit_max,
         )
-        self.server = SwitchServer(
-            config.server, self.engine, self.store,
-            {cid: c.secret.encode() for cid, c in config.clients.items()},
-        )
+        self.server = SwitchServer(config.server, self.engine, self.store, config.clients)
         # The books live in the same database, in the accounting package's own tables.
         self.poster = LedgerPoster(self.store, self.clock)
         self.port: int | None = None

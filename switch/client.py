@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import ssl as ssl_module
 from types import TracebackType
 from typing import Any, cast
 
@@ -51,11 +52,15 @@ class SwitchClient(asyncio.Protocol):
 
     @classmethod
     async def connect(
-        cls, host: str, port: int, client_id: str, secret: bytes | str, *, timeout: float = 10.0
+        cls, host: str, port: int, client_id: str, secret: bytes | str, *, timeout: float = 10.0,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> SwitchClient:
+        """Connect and authenticate; ``ssl`` for a switch whose port speaks TLS (with a client
+        certificate loaded in the context where the switch asks for one)."""
         loop = asyncio.get_running_loop()
         key = secret.encode() if isinstance(secret, str) else secret
-        _, client = await loop.create_connection(lambda: cls(client_id, key), host, port)
+        _, client = await loop.create_connection(lambda: cls(client_id, key), host, port,
+                                                 ssl=ssl)
         assert client._ready is not None
         client.session = await asyncio.wait_for(client._ready, timeout)
         client._window = asyncio.Semaphore(client.session.window)

@@ -15,6 +15,15 @@ from switch.errors import ConfigError
 T = TypeVar("T")
 
 
+class TlsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """TLS on the payment port (standard library ssl); with ``client_ca`` clients must show a
+    certificate issued by it, whose common name names the client (see ClientConfig.cert_cn)."""
+
+    cert: str  # PEM certificate chain of the switch
+    key: str  # PEM private key of the switch
+    client_ca: str | None = None  # PEM CA bundle that client certificates must chain to
+
+
 class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 7400
@@ -23,10 +32,25 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     heartbeat_s: int = 30  # a session silent for 3 heartbeats is closed
     auth_timeout_s: float = 10.0
     max_pending_writes: int = 50_000  # beyond this the switch answers RETRY_LATER
+    # A peer address with this many failed AUTHs within the window is refused for its rest.
+    auth_max_failures: int = 5
+    auth_failure_window_s: float = 60.0
+    tls: TlsConfig | None = None
 
 
 class ClientConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One core system: its handshake secret and what it may move money for.
+
+    Patterns are exact values or a prefix ending in ``*``; an order must match in every list
+    (debtor account, debtor bank, product). The default ``["*"]`` allows anything: name the
+    accounts, banks and products of each client in production.
+    """
+
     secret: str  # shared secret for the HMAC handshake; keep this file readable by the switch only
+    accounts: tuple[str, ...] = ("*",)  # debtor accounts
+    agents: tuple[str, ...] = ("*",)  # debtor banks (institutions), CNAPS code or BIC
+    products: tuple[str, ...] = ("*",)  # order products (order types)
+    cert_cn: str | None = None  # with TLS client certificates: the CN expected (default: id)
 
 
 class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -122,6 +146,14 @@ def parse_config(raw: dict[str, object]) -> SwitchConfig:
     for client_id, client in cfg.clients.items():
         if len(client.secret) < 16:
             raise ConfigError(f"clients.{client_id}.secret", "must be at least 16 characters")
+        for key in ("accounts", "agents", "products"):
+            patterns = getattr(client, key)
+            if not patterns or any(not p or "*" in p[:-1] for p in patterns):
+                raise ConfigError(f"clients.{client_id}.{key}",
+                                  "a non-empty list of values or prefixes ending in *")
+    if cfg.server.auth_max_failures < 1 or cfg.server.auth_failure_window_s <= 0:
+        raise ConfigError("server.auth_max_failures",
+                          "auth_max_failures >= 1 and auth_failure_window_s > 0")
     if not 1 <= cfg.server.window <= 100_000:
         raise ConfigError("server.window", "must be between 1 and 100000")
     if not 64 <= cfg.server.max_frame <= 16 * 1024 * 1024:

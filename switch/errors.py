@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     NOT_AUTHENTICATED = "NOT_AUTHENTICATED"
     IDLE_TIMEOUT = "IDLE_TIMEOUT"
     SHUTTING_DOWN = "SHUTTING_DOWN"
+    AUTH_RATE_LIMITED = "AUTH_RATE_LIMITED"
     # Not fatal: the offending frame is answered and the session goes on.
     UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
     UNKNOWN_FRAME_TYPE = "UNKNOWN_FRAME_TYPE"
@@ -26,6 +27,7 @@ class ErrorCode(StrEnum):
     RETRY_LATER = "RETRY_LATER"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    NOT_AUTHORISED = "NOT_AUTHORISED"
 
 
 FATAL = frozenset(
@@ -37,6 +39,7 @@ FATAL = frozenset(
         ErrorCode.NOT_AUTHENTICATED,
         ErrorCode.IDLE_TIMEOUT,
         ErrorCode.SHUTTING_DOWN,
+        ErrorCode.AUTH_RATE_LIMITED,
     }
 )
 

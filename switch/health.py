@@ -37,8 +37,10 @@ async def check_health(app: SwitchApp) -> HealthReport:
     engine = app.engine
     running = engine.running
     checks = [Check("engine", running, "running" if running else "stopped")]
+    durability: dict[str, str] = {}
     try:
         version = await asyncio.wait_for(app.store.schema_version(), _STORE_TIMEOUT_S)
+        durability = await asyncio.wait_for(app.store.durability(), _STORE_TIMEOUT_S)
         checks.append(Check("store", True, f"schema version {version}"))
     except Exception as exc:  # any failure to answer is "not reachable"
         checks.append(Check("store", False, f"not reachable: {exc!r}"))
@@ -69,6 +71,7 @@ async def check_health(app: SwitchApp) -> HealthReport:
                             "circuit": engine.breakers[name].state(now)}
                      for name, adapter in sorted(engine.adapters.items())},
         "commits": engine.stats.commits,
+        "durability": durability,
     }
     return HealthReport(live=running, ready=all(c.ok for c in checks), checks=tuple(checks),
                         figures=figures)

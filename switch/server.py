@@ -18,8 +18,9 @@ import msgspec
 
 from fastpath.framescan import FrameError, FrameScanner
 from switch import protocol as proto
+from switch.access import AuthLimiter, Grant, certificate_cn, server_ssl_context
 from switch.clock import iso
-from switch.config import ServerConfig
+from switch.config import ClientConfig, ServerConfig
 from switch.engine import PaymentEngine
 from switch.errors import FATAL, ErrorCode
 from switch.order import Order, Payment
@@ -34,23 +35,29 @@ _loose = msgspec.msgpack.Decoder()
 
 class SwitchServer:
     def __init__(
-        self, config: ServerConfig, engine: PaymentEngine, store: Store, secrets: dict[str, bytes]
+        self, config: ServerConfig, engine: PaymentEngine, store: Store,
+        clients: dict[str, ClientConfig],
     ) -> None:
         self.config = config
         self.engine = engine
         self.store = store
-        self.secrets = secrets
+        self.clients = clients
+        self.secrets = {cid: c.secret.encode() for cid, c in clients.items()}
+        self.grants = {cid: Grant(c) for cid, c in clients.items()}
+        self.auth_limits = AuthLimiter(config.auth_max_failures, config.auth_failure_window_s)
         self.sessions: dict[str, set[Session]] = {}
         self._server: asyncio.AbstractServer | None = None
         engine.publish = self.publish
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         loop = asyncio.get_running_loop()
+        tls = server_ssl_context(self.config.tls) if self.config.tls is not None else None
         self._server = await loop.create_server(
             lambda: Session(self),
             host or self.config.host,
             self.config.port if port is None else port,
             reuse_address=True,
+            ssl=tls,
         )
         return int(self._server.sockets[0].getsockname()[1])
 
@@ -102,6 +109,8 @@ class Session(asyncio.Protocol):
         # uvloop's transports are not asyncio.Transport subclasses, only alike.
         self.transport = cast(asyncio.Transport, transport)
         self.loop = asyncio.get_running_loop()
+        peer = transport.get_extra_info("peername")
+        self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
         self._last_rx = self.loop.time()
         self.send(proto.encode(proto.Hello(
             server="payswitch", version=proto.VERSION, nonce=self.nonce,
@@ -196,12 +205,28 @@ class Session(asyncio.Protocol):
         if self.client_id is not None:
             self.error(ErrorCode.UNEXPECTED_FRAME, "session is already authenticated")
             return
+        limits, now = self.server.auth_limits, self.loop.time()
+        if limits.blocked(self.peer, now):
+            log.warning("AUTH from %s refused: too many failures", self.peer)
+            self.fail(ErrorCode.AUTH_RATE_LIMITED,
+                      f"too many failed AUTHs; wait {limits.window_s:g} s")
+            return
         secret = self.server.secrets.get(msg.client_id)
         expected = proto.auth_mac(secret or b"\0" * 32, self.nonce, msg.client_id)
         if secret is None or not hmac.compare_digest(expected, msg.mac):
-            log.warning("authentication failed for client %r", msg.client_id)
+            limits.failed(self.peer, now)
+            log.warning("authentication failed for client %r from %s", msg.client_id, self.peer)
             self.fail(ErrorCode.AUTH_FAILED, "unknown client or wrong MAC")
             return
+        if self.server.config.tls is not None and self.server.config.tls.client_ca is not None:
+            assert self.transport is not None
+            cn = certificate_cn(self.transport.get_extra_info("peercert"))
+            wanted = self.server.clients[msg.client_id].cert_cn or msg.client_id
+            if cn != wanted:
+                limits.failed(self.peer, now)
+                log.warning("client %r presented the certificate of %r", msg.client_id, cn)
+                self.fail(ErrorCode.AUTH_FAILED, "unknown client or wrong MAC")
+                return
         self.client_id = msg.client_id
         self.server.sessions.setdefault(msg.client_id, set()).add(self)
         if self._timer is not None:
@@ -233,6 +258,12 @@ class Session(asyncio.Protocol):
                              seq=msg.seq)
             return
         assert self.client_id is not None
+        refusal = self.server.grants[self.client_id].refusal(msg.order)
+        if refusal is not None:
+            # Audited, answered, and never a payment: the client may not move this money.
+            self._bad_submit(payload, refusal, seq=msg.seq, code="AG01",
+                             error=ErrorCode.NOT_AUTHORISED)
+            return
         self.outstanding += 1
         fut = self.server.engine.submit(self.client_id, msg.order)
         seq, order, received = msg.seq, msg.order, self.loop.time()
@@ -262,24 +293,24 @@ class Session(asyncio.Protocol):
             fee=payment.fee,
         )))
 
-    def _bad_submit(self, payload: bytes, detail: str, *, seq: int | None = None) -> None:
+    def _bad_submit(self, payload: bytes, detail: str, *, seq: int | None = None,
+                    code: str = "FF01", error: ErrorCode = ErrorCode.MALFORMED_PAYLOAD) -> None:
         """An order that cannot become a payment: recorded for audit first, then refused."""
         if seq is None:
             seq = _peek_seq(payload)
         assert self.client_id is not None
         detail = _printable(detail)
         recorded = self.server.engine.record_intake_error(IntakeError(
-            client_id=self.client_id, code="FF01", detail=detail[:500], raw=payload[:4096],
+            client_id=self.client_id, code=code, detail=detail[:500], raw=payload[:4096],
             at=iso(self.server.engine.clock.now()), seq=seq,
         ))
 
         def answer(fut: asyncio.Future[None]) -> None:
             if fut.cancelled() or fut.exception() is not None:
-                # The refusal stands (the order is malformed); only the audit copy is missing.
+                # The refusal stands; only the audit copy is missing.
                 log.error("intake error not recorded for %s seq %s: %r", self.client_id, seq,
                           None if fut.cancelled() else fut.exception())
-            self.error(ErrorCode.MALFORMED_PAYLOAD, f"SUBMIT refused, not a payment: {detail}",
-                       seq=seq, reason="FF01")
+            self.error(error, f"SUBMIT refused, not a payment: {detail}", seq=seq, reason=code)
 
         recorded.add_done_callback(answer)
 

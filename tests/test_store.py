@@ -29,6 +29,7 @@ from switch.store import (
 )
 from switch.store import postgres as pg_store
 from switch.store import sqlite as sqlite_store
+from tests.conftest import PG_DSN
 from tests.orders import order
 
 T0 = "2026-03-02T09:00:00+00:00"
@@ -464,3 +465,34 @@ async def test_random_resends_make_one_payment_per_key(
     for (c, o), ids in seen.items():
         stored = await store.payment_by_client_key(f"{run}-{c}", o)
         assert stored is not None and {stored.payment_id} == ids
+
+
+async def test_default_durability_survives_power_loss(store: Store) -> None:
+    """An ACK promises the order survives a power cut, not just a crash (issue #10, point 7)."""
+    settings = await store.durability()
+    if store.url.startswith("sqlite"):
+        assert settings == {"synchronous": "FULL", "journal_mode": "wal"}
+    else:
+        assert settings["synchronous_commit"] == "on"
+        assert settings["fsync"] == "on"
+
+
+@pytest.mark.postgres
+async def test_postgres_commit_mode_is_ours_not_the_servers() -> None:
+    """Even a role or database configured with synchronous_commit=off gets 'on' from the
+    store's own sessions."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    sep = "&" if "?" in PG_DSN else "?"
+    relaxed = f"{PG_DSN}{sep}options=-c%20synchronous_commit%3Doff"
+    con = await asyncpg.connect(relaxed)
+    try:
+        assert await con.fetchval("SHOW synchronous_commit") == "off"  # the relaxed default
+    finally:
+        await con.close()
+    store = open_store(relaxed)
+    await store.open()
+    try:
+        assert (await store.durability())["synchronous_commit"] == "on"
+    finally:
+        await store.close()

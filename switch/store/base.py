@@ -182,6 +182,11 @@ class Store(ABC):
     @abstractmethod
     async def schema_version(self) -> int: ...
 
+    @abstractmethod
+    async def durability(self) -> dict[str, str]:
+        """The settings that decide whether an acknowledged order survives a crash or a power
+        loss, as the database reports them (docs/durability in the README)."""
+
     # -- the transaction path ---------------------------------------------------------------
     @abstractmethod
     async def commit(self, batch: WriteBatch) -> BatchResult:

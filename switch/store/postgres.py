@@ -132,7 +132,10 @@ class PostgresStore(Store):
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self._dsn, min_size=self._min, max_size=self._max, command_timeout=60
+            self._dsn, min_size=self._min, max_size=self._max, command_timeout=60,
+            # Set here, not left to the server: a database or role configured with
+            # synchronous_commit=off would let an acknowledged order vanish in a crash.
+            server_settings={"synchronous_commit": "on"},
         )
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
@@ -154,6 +157,11 @@ class PostgresStore(Store):
 
     async def schema_version(self) -> int:
         return int(await self.pool.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+
+    async def durability(self) -> dict[str, str]:
+        async with self.pool.acquire() as con:
+            return {name: str(await con.fetchval(f"SHOW {name}"))
+                    for name in ("synchronous_commit", "fsync", "full_page_writes")}
 
     async def commit(self, batch: WriteBatch) -> BatchResult:
         async with self.pool.acquire() as con, con.transaction():

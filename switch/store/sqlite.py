@@ -158,6 +158,15 @@ class SqliteStore(Store):
     async def schema_version(self) -> int:
         return await self._run(_version)
 
+    async def durability(self) -> dict[str, str]:
+        def read(db: sqlite3.Connection) -> dict[str, str]:
+            sync = db.execute("PRAGMA synchronous").fetchone()[0]
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            return {"synchronous": ("OFF", "NORMAL", "FULL", "EXTRA")[sync],
+                    "journal_mode": str(mode)}
+
+        return await self._run(read)
+
     async def commit(self, batch: WriteBatch) -> BatchResult:
         return await self._run(lambda db: _commit(db, batch))
 
