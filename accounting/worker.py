@@ -16,6 +16,7 @@ from typing import Protocol
 from accounting.config import Books
 from accounting.core import PostResult
 from accounting.ledger import Ledger, OutboxEventLike, open_ledger
+from switch import crashpoints
 from switch.clock import Clock, iso
 
 log = logging.getLogger("payswitch.accounting")
@@ -77,6 +78,7 @@ class AccountingWorker:
                 return total
             results = await self.ledger.post_events(
                 events, iso(self.clock.now()), consumer=self.consumer, upto=events[-1].event_id)
+            crashpoints.reach("post")
             for r in results:
                 if r.status == "conflict":
                     # An outbox id reused with other content: the books keep the original.

@@ -26,6 +26,7 @@ from messages.errors import MessageError
 from routing.health import TECHNICAL_REASONS, CircuitBreaker, SuccessWindow
 from routing.router import Router
 from routing.state import RoutingState
+from switch import crashpoints
 from switch.clock import Clock, Timer, iso
 from switch.logs import EVENTS, mask_account
 from switch.metrics import NO_METRICS, NullMetrics
@@ -323,6 +324,7 @@ class PaymentEngine:
         if len(batch):
             started = time.perf_counter()
             result = await self.store.commit(batch)
+            crashpoints.reach("commit")
             self.metrics.committed(time.perf_counter() - started, len(batch))
             self.stats.commits += 1
             self.stats.accepts += len(batch.accepts)
@@ -617,6 +619,7 @@ class PaymentEngine:
         self.breakers[p.channel or ""].record_dispatch(self.clock.now())
         try:
             await adapter.submit(p)
+            crashpoints.reach("send")
         except ChannelError as exc:
             self._put(_NotSent(p.payment_id, str(exc)))
         except MessageError as exc:

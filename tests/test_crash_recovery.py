@@ -174,3 +174,25 @@ async def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(
         await books.ledger.close()
     finally:
         await store.close()
+
+
+async def _harness(kills: int, orders: int) -> dict[str, object]:
+    from bench.crash import ok, run
+
+    figures = await run(kills=kills, orders=orders, seed=kills, deadline_s=600)
+    assert ok(figures), figures
+    return figures
+
+
+async def test_crash_harness_kills_at_every_point_and_loses_nothing() -> None:
+    figures = await _harness(kills=6, orders=1800)
+    # three random kills and one at each crash point: commit, send, post
+    assert figures["kill_points"] == {"random": 3, "commit": 1, "send": 1, "post": 1}
+    assert figures["acked"] == 1800
+
+
+@pytest.mark.slow
+async def test_crash_harness_fifty_kills() -> None:
+    figures = await _harness(kills=50, orders=15_000)
+    assert figures["kills"] == 50
+    assert figures["resent"] > 0  # kills landed while orders were in flight
