@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any, ClassVar, Self
 
 import msgspec
@@ -211,7 +211,7 @@ class MxAdapter(ChannelAdapter):
             uetr=payment.uetr,
             amount=order.amount,
             currency=order.currency,
-            settlement_date=self._clock.now().astimezone(UTC).date(),
+            settlement_date=self.settlement_date(payment),
             debtor=self.party(order.debtor),
             debtor_agent=self.agent(order.debtor),
             creditor=self.party(order.creditor),
@@ -219,6 +219,13 @@ class MxAdapter(ChannelAdapter):
             purpose=order.purpose,
             remittance_info=order.remittance_info,
         )
+
+    def settlement_date(self, payment: Payment) -> date:
+        """IntrBkSttlmDt: the channel business day the router chose (HVPS and CIPS open the
+        evening before theirs), else today."""
+        if payment.business_date:
+            return date.fromisoformat(payment.business_date)
+        return self._clock.now().astimezone(UTC).date()
 
     def party(self, party: Party) -> PartyAccount:
         return PartyAccount(party.name, account=party.account, country=party.country)
