@@ -91,7 +91,7 @@ def test_wrong_type_names_the_key(raw: dict[str, object], key: str) -> None:
 @pytest.mark.parametrize(("raw", "key"), [
     ({"server": {"prot": 7400}}, "server.prot"),
     ({"sever": {}}, "sever"),
-    ({"channels": {"hvps": {}}}, "channels.hvps"),
+    ({"channels": {"fedwire": {}}}, "channels.fedwire"),  # no adapter for it
     ({"channels": {"ibps": {"timeout": 1}}}, "channels.ibps.timeout"),
     ({"clients": {"CORE-1": {"secret": "x" * 20, "role": "admin"}}}, "clients.CORE-1.role"),
 ])
