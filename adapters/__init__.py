@@ -26,6 +26,7 @@ __all__ = [
 ADAPTERS: dict[str, str] = {
     "ibps": "adapters.ibps:IbpsAdapter",
     "hvps": "adapters.hvps:HvpsAdapter",
+    "cips": "adapters.cips:CipsAdapter",
 }
 
 

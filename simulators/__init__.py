@@ -19,6 +19,7 @@ __all__ = ["SIMULATORS", "FaultPlan", "FaultRule", "simulator_class"]
 SIMULATORS: dict[str, str] = {
     "ibps": "simulators.ibps:IbpsSimulator",
     "hvps": "simulators.hvps:HvpsSimulator",
+    "cips": "simulators.cips:CipsSimulator",
 }
 
 
