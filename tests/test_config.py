@@ -168,3 +168,4 @@ def test_the_documented_example_configuration_loads() -> None:
     cfg = load_config(example)
     assert cfg.server.port == 7400 and "CORE-BANKING" in cfg.clients
     assert "ibps" in cfg.channels and cfg.routing.catalogue == ""
+    assert {"hvps", "cips"} <= cfg.channels.keys() and cfg.bank.lei == "549300PAYSWITCH0CB33"
