@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any, ClassVar, Self
 
 import msgspec
@@ -187,7 +187,16 @@ class MxAdapter(ChannelAdapter):
         flight.msg_ids.append(msg_id)
         self._by_msg[msg_id] = flight
         self._arm(flight, self._reply_timeout)
-        self._link.send(document)
+        self._link.send(self.envelope(document, msg_id))
+
+    def envelope(self, document: bytes, msg_id: str) -> bytes:
+        """How the document ``msg_id`` travels on the link: as it is here; a channel with a
+        business application header (CIPS: head.001) puts it around the document."""
+        return document
+
+    def open_envelope(self, frame: bytes) -> bytes:
+        """The document inside a frame from the channel (raises MessageError if unreadable)."""
+        return frame
 
     def pacs008(self, payment: Payment, msg_id: str) -> Pacs008:
         return Pacs008(msg_id=msg_id, created_at=self._clock.now(),
@@ -202,7 +211,7 @@ class MxAdapter(ChannelAdapter):
             uetr=payment.uetr,
             amount=order.amount,
             currency=order.currency,
-            settlement_date=self._clock.now().astimezone(UTC).date(),
+            settlement_date=self.settlement_date(payment),
             debtor=self.party(order.debtor),
             debtor_agent=self.agent(order.debtor),
             creditor=self.party(order.creditor),
@@ -210,6 +219,13 @@ class MxAdapter(ChannelAdapter):
             purpose=order.purpose,
             remittance_info=order.remittance_info,
         )
+
+    def settlement_date(self, payment: Payment) -> date:
+        """IntrBkSttlmDt: the channel business day the router chose (HVPS and CIPS open the
+        evening before theirs), else today."""
+        if payment.business_date:
+            return date.fromisoformat(payment.business_date)
+        return self._clock.now().astimezone(UTC).date()
 
     def party(self, party: Party) -> PartyAccount:
         return PartyAccount(party.name, account=party.account, country=party.country)
@@ -236,6 +252,7 @@ class MxAdapter(ChannelAdapter):
 
     def _on_frame(self, frame: bytes) -> None:
         try:
+            frame = self.open_envelope(frame)
             name = message_name(frame)
             if name.startswith("pacs.004"):
                 self._on_return(frame)
@@ -270,8 +287,13 @@ class MxAdapter(ChannelAdapter):
         if outcome in _FINAL:
             self._land(flight)
         else:
-            self._arm(flight, self._pending_timeout)  # the channel has it: wait for its word
+            self._arm(flight, self.pending_timeout(tx))  # the channel has it: wait for its word
         self._report(flight, outcome, reason=reason, detail=detail)
+
+    def pending_timeout(self, tx: TxStatus) -> float:
+        """Seconds to wait for the channel's word once it said ``tx`` is pending (a channel
+        that knows when its queue or session ends waits for that)."""
+        return self._pending_timeout
 
     def _iso_reason(self, tx: TxStatus) -> tuple[str, str | None]:
         if tx.reason is not None:

@@ -18,6 +18,8 @@ __all__ = ["SIMULATORS", "FaultPlan", "FaultRule", "simulator_class"]
 # channel (case-insensitive) -> "module:class"
 SIMULATORS: dict[str, str] = {
     "ibps": "simulators.ibps:IbpsSimulator",
+    "hvps": "simulators.hvps:HvpsSimulator",
+    "cips": "simulators.cips:CipsSimulator",
 }
 
 

@@ -59,14 +59,16 @@ log = logging.getLogger("payswitch.simulators")
 
 NOT_FOUND = "NOT_FOUND"
 _NOT_PROVIDED = "NOTPROVIDED"  # ISO placeholder when a reject cannot name the transaction
+_NO_FAULT = FaultDecision(FaultAction.NONE)
 _MSG_ID = re.compile(rb"<(?:\w+:)?MsgId>([^<]{1,35})</(?:\w+:)?MsgId>")
 CNAPS_CODE = re.compile(r"\d{12}")
 
-# The ISO 20022 external status reason codes the simulators emit (CHANNELS.md), plus AM03.
+# The ISO 20022 external status reason codes the simulators emit (CHANNELS.md), plus AM03 and
+# RC03/RC04 (debtor / creditor agent identifier invalid or missing: CIPS's LEI checks).
 ISO_REASONS = frozenset({
     "AC01", "AC03", "AC04", "AC06", "AG01", "AM02", "AM03", "AM04", "AM05", "DUPL", "BE04",
-    "RC01", "RR01", "RR02", "RR03", "RR04", "FF01", "TM01", "AB05", "AB06", "FOCR", "NARR",
-    "MS03",
+    "RC01", "RC03", "RC04", "RR01", "RR02", "RR03", "RR04", "FF01", "TM01", "AB05", "AB06",
+    "FOCR", "NARR", "MS03",
 })
 
 
@@ -233,7 +235,8 @@ class MxSimulator(ChannelSimulator):
                                    additional_info=err.code),),
             group_status="RJCT",
         )
-        link.send(build_pacs002(reply), self.config.reply_delay_ms)
+        # Through answer() like every reply, so a channel's envelope (CIPS: head.001) is kept.
+        self.answer(link, build_pacs002(reply), _NO_FAULT)
 
     # -- statements --------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ def test_wrong_type_names_the_key(raw: dict[str, object], key: str) -> None:
 @pytest.mark.parametrize(("raw", "key"), [
     ({"server": {"prot": 7400}}, "server.prot"),
     ({"sever": {}}, "sever"),
-    ({"channels": {"hvps": {}}}, "channels.hvps"),
+    ({"channels": {"fedwire": {}}}, "channels.fedwire"),  # no adapter for it
     ({"channels": {"ibps": {"timeout": 1}}}, "channels.ibps.timeout"),
     ({"clients": {"CORE-1": {"secret": "x" * 20, "role": "admin"}}}, "clients.CORE-1.role"),
 ])
@@ -168,3 +168,4 @@ def test_the_documented_example_configuration_loads() -> None:
     cfg = load_config(example)
     assert cfg.server.port == 7400 and "CORE-BANKING" in cfg.clients
     assert "ibps" in cfg.channels and cfg.routing.catalogue == ""
+    assert {"hvps", "cips"} <= cfg.channels.keys() and cfg.bank.lei == "549300PAYSWITCH0CB33"
