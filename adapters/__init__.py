@@ -24,6 +24,7 @@ __all__ = [
 # configuration key -> "module:class"; the class has `Config` (its `[channels.<key>]` struct),
 # `from_config(config, clock=..., bank=...)` and `channel` (its name in the routing catalogue).
 ADAPTERS: dict[str, str] = {
+    "beps": "adapters.beps:BepsAdapter",
     "ibps": "adapters.ibps:IbpsAdapter",
     "hvps": "adapters.hvps:HvpsAdapter",
     "cips": "adapters.cips:CipsAdapter",

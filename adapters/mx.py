@@ -2,8 +2,8 @@
 pacs.028 for status inquiry. IBPS, HVPS, BEPS and CIPS are this with their own rules.
 
 Every payment is one pacs.008 (`transfer` builds its transaction; a channel adds what it
-needs, e.g. LEIs for CIPS), with a reply deadline on the injected clock. Answers are matched by
-end-to-end id and reported through `on_status`:
+needs, e.g. LEIs for CIPS; BEPS packs several into one), with a reply deadline on the injected
+clock. Answers are matched by end-to-end id and reported through `on_status`:
 
 - ACSC / ACCC -> SETTLED; RJCT -> REJECTED with its reason (a channel-native code in Prtry is
   mapped through the adapter's reason table; an unmapped one is NARR with the code in the
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date
 from typing import Any, ClassVar, Self
 
@@ -122,7 +122,8 @@ class MxAdapter(ChannelAdapter):
                                  backoff_cap=reconnect_backoff_cap)
         self.statement_host, self.statement_port = host, port
         self._flights: dict[str, _Flight] = {}  # by end-to-end id
-        self._by_msg: dict[str, _Flight] = {}  # by our message id, for message-level rejects
+        # by our message id, then end-to-end id: a message-level reject answers all of them
+        self._by_msg: dict[str, dict[str, _Flight]] = {}
         self._msg_prefix = "P" + uuid.uuid4().hex[:12]  # ids stay unique across restarts
         self._seq = 0
 
@@ -178,15 +179,22 @@ class MxAdapter(ChannelAdapter):
         await self._send(payment, msg_id, build_pacs028(req))
 
     async def _send(self, payment: Payment, msg_id: str, document: bytes) -> None:
+        await self._send_message((payment,), msg_id, document)
+
+    async def _send_message(self, payments: Sequence[Payment], msg_id: str,
+                            document: bytes) -> None:
+        """Send one message about ``payments`` (a channel may carry several in one)."""
         if not await self._link.writable() or not self._link.up:
             raise ChannelError(f"{self.channel}: not connected")
-        e2e = payment.end_to_end_id
-        flight = self._flights.get(e2e)
-        if flight is None:
-            flight = self._flights[e2e] = _Flight(payment.payment_id, e2e)
-        flight.msg_ids.append(msg_id)
-        self._by_msg[msg_id] = flight
-        self._arm(flight, self._reply_timeout)
+        by_e2e = self._by_msg.setdefault(msg_id, {})
+        for payment in payments:
+            e2e = payment.end_to_end_id
+            flight = self._flights.get(e2e)
+            if flight is None:
+                flight = self._flights[e2e] = _Flight(payment.payment_id, e2e)
+            flight.msg_ids.append(msg_id)
+            by_e2e[e2e] = flight
+            self._arm(flight, self._reply_timeout)
         self._link.send(self.envelope(document, msg_id))
 
     def envelope(self, document: bytes, msg_id: str) -> bytes:
@@ -262,14 +270,16 @@ class MxAdapter(ChannelAdapter):
             log.warning("%s: unreadable message ignored: %s", self.channel, err)
             return
         for tx in report.transactions:
-            flight = (self._by_msg.get(report.orgnl_msg_id)
-                      if tx.orgnl_end_to_end_id == _NOT_PROVIDED
-                      else self._flights.get(tx.orgnl_end_to_end_id))
-            if flight is None:
+            if tx.orgnl_end_to_end_id == _NOT_PROVIDED:
+                flights = list(self._by_msg.get(report.orgnl_msg_id, {}).values())
+            else:
+                flight = self._flights.get(tx.orgnl_end_to_end_id)
+                flights = [flight] if flight is not None else []
+            if not flights:
                 log.info("%s: status %s for %s, not in flight (already final here)",
                          self.channel, tx.status, tx.orgnl_end_to_end_id)
-                continue
-            self._on_status(flight, tx, report.orgnl_msg_id)
+            for flight in flights:
+                self._on_status(flight, tx, report.orgnl_msg_id)
 
     def _on_status(self, flight: _Flight, tx: TxStatus, orgnl_msg_id: str) -> None:
         outcome = _OUTCOME_OF_STATUS.get(tx.status)
@@ -291,8 +301,8 @@ class MxAdapter(ChannelAdapter):
         self._report(flight, outcome, reason=reason, detail=detail)
 
     def pending_timeout(self, tx: TxStatus) -> float:
-        """Seconds to wait for the channel's word once it said ``tx`` is pending (a channel
-        that knows when its queue or session ends waits for that)."""
+        """Seconds to wait for the channel's word once it said ``tx`` is pending, from now (a
+        channel that knows when its queue or session ends, HVPS or BEPS, waits for that)."""
         return self._pending_timeout
 
     def _iso_reason(self, tx: TxStatus) -> tuple[str, str | None]:
@@ -321,7 +331,11 @@ class MxAdapter(ChannelAdapter):
             flight.timer = None
         self._flights.pop(flight.end_to_end_id, None)
         for msg_id in flight.msg_ids:
-            self._by_msg.pop(msg_id, None)
+            by_e2e = self._by_msg.get(msg_id)
+            if by_e2e is not None:
+                by_e2e.pop(flight.end_to_end_id, None)
+                if not by_e2e:
+                    del self._by_msg[msg_id]
 
     def _report(self, flight: _Flight, outcome: Outcome, *, reason: str | None = None,
                 detail: str | None = None) -> None:

@@ -17,6 +17,7 @@ __all__ = ["SIMULATORS", "FaultPlan", "FaultRule", "simulator_class"]
 
 # channel (case-insensitive) -> "module:class"
 SIMULATORS: dict[str, str] = {
+    "beps": "simulators.beps:BepsSimulator",
     "ibps": "simulators.ibps:IbpsSimulator",
     "hvps": "simulators.hvps:HvpsSimulator",
     "cips": "simulators.cips:CipsSimulator",

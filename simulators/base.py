@@ -167,13 +167,18 @@ class ChannelSimulator(ABC):
         for message in self._held.pop(participant, ()):
             link.send(message)
 
-    def notify(self, participant: str, message: bytes, delay_ms: int = 0) -> None:
-        """An unsolicited message to a participant; held until it is connected again."""
+    def notify(self, participant: str, message: bytes, delay_ms: int = 0,
+               decision: FaultDecision | None = None) -> None:
+        """An unsolicited message to a participant; held until it is connected again. With a
+        fault ``decision`` it goes out the way that says (`answer`) when it goes out now."""
         link = self._link_of.get(participant)
         if link is None or not link.open:
             self._held[participant].append(message)
             return
-        link.send(message, delay_ms)
+        if decision is None:
+            link.send(message, delay_ms)
+        else:
+            self.answer(link, message, decision)
 
     # -- admin -------------------------------------------------------------------------------
 

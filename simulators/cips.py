@@ -124,7 +124,9 @@ class CipsSimulator(WindowedSimulator):
             return
         super().answer(link, self.envelope(message, peer), decision)
 
-    def notify(self, participant: str, message: bytes, delay_ms: int = 0) -> None:
+    def notify(self, participant: str, message: bytes, delay_ms: int = 0,
+               decision: FaultDecision | None = None) -> None:
+        # CIPS sends no faulty notices: the envelope is addressed here, not by answer()
         super().notify(participant, self.envelope(message, participant), delay_ms)
 
     # -- the channel's rules -----------------------------------------------------------------

@@ -49,7 +49,7 @@ from messages.iso20022 import (
     parse_pacs028,
 )
 from simulators.base import ChannelSimulator
-from simulators.books import ItemState, SimItem
+from simulators.books import ItemState, SimItem, StatementData, StatementLine
 from simulators.faults import FaultAction, FaultDecision
 from simulators.link import SimLink
 
@@ -243,14 +243,7 @@ class MxSimulator(ChannelSimulator):
     def statement_document(self, participant: str, day: date) -> tuple[str, bytes]:
         data = self.books.statement(participant, day)
         created = self.now()
-        entries = tuple(
-            Entry(abs(ln.signed_amount), ln.currency, "DBIT" if ln.signed_amount < 0 else "CRDT",
-                  booking_date=day, value_date=day, reference=ln.end_to_end_id[:35],
-                  bank_tx_code=BankTransactionCode(proprietary=ln.kind.upper(),
-                                                   issuer=self.name),
-                  transactions=(EntryTransaction(end_to_end_id=ln.end_to_end_id,
-                                                 tx_id=ln.tx_id, uetr=ln.uetr),))
-            for ln in data.lines)
+        entries = self.statement_entries(data)
         statement = Statement(
             id=f"{self.name}{day:%Y%m%d}{participant[-6:]}", account=participant,
             balances=(_balance("OPBD", data.opening, data.currency, day),
@@ -262,6 +255,20 @@ class MxSimulator(ChannelSimulator):
         )
         doc = Camt053(msg_id=self.next_id("STMT"), created_at=created, statements=(statement,))
         return "camt.053.001.08", build_camt053(doc)
+
+    def statement_entries(self, data: StatementData) -> tuple[Entry, ...]:
+        """The statement's entries: one per line of the books (BEPS books sessions net)."""
+        return tuple(self.line_entry(ln, data.business_date) for ln in data.lines)
+
+    def line_entry(self, ln: StatementLine, day: date) -> Entry:
+        """One line of the books as its own entry."""
+        return Entry(abs(ln.signed_amount), ln.currency,
+                     "DBIT" if ln.signed_amount < 0 else "CRDT",
+                     booking_date=day, value_date=day, reference=ln.end_to_end_id[:35],
+                     bank_tx_code=BankTransactionCode(proprietary=ln.kind.upper(),
+                                                      issuer=self.name),
+                     transactions=(EntryTransaction(end_to_end_id=ln.end_to_end_id,
+                                                    tx_id=ln.tx_id, uetr=ln.uetr),))
 
 
 def _balance(kind: str, amount: int, currency: str, day: date) -> Balance:
