@@ -39,6 +39,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
@@ -75,6 +76,10 @@ _ORDER_ID, _DEBTOR_ACCOUNT, _REASON = 48, 102, 60
 _BASE36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # field 39 -> ISO 20022 reason of every code that refuses a payment (the messages' table)
 _REASONS = {c: r.reason for c, r in RESPONSE_CODES.items() if r.outcome == "rejected" and r.reason}
+# what the configured fields must be on the wire (UNIONPAY spec: n, ans fixed)
+_FIELD_FORMATS = {"acquirer_id": r"\d{1,11}", "forwarder_id": r"\d{1,11}",
+                  "terminal_id": r"[ -~]{8}", "merchant_id": r"[ -~]{15}",
+                  "processing_code": r"\d{6}"}
 
 
 class UnionPayLinkConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -102,6 +107,10 @@ class UnionPayLinkConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True
             raise ValueError("mac_key must be at least 16 bytes")
         if self.echo_interval_s < 0 or self.sign_on_timeout_s <= 0:
             raise ValueError("echo_interval_s must be >= 0 and sign_on_timeout_s > 0")
+        # Wrong here, every payment would fail to encode: refuse the configuration instead.
+        for name, pattern in _FIELD_FORMATS.items():
+            if not re.fullmatch(pattern, getattr(self, name)):
+                raise ValueError(f"{name} must match {pattern}")
 
 
 def retrieval_reference(end_to_end_id: str) -> str:

@@ -26,6 +26,8 @@ from simulators.books import ItemState
 from simulators.faults import FaultDice, FaultPlan, FaultRule, StatementFaults
 from simulators.unionpay import UnionPayConfig, UnionPaySimulator
 from switch.clock import VirtualClock
+from switch.config import parse_config
+from switch.errors import ConfigError
 from switch.order import Order, Party, Payment
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -127,8 +129,14 @@ def test_registries_name_the_channel() -> None:
     assert UnionPayAdapter.channel == "UnionPay" == simulator_class("UnionPay").name
     cfg = msgspec.convert({"port": 7500, "reason_map": {"05": "AC06"}}, UnionPayLinkConfig)
     assert (cfg.reply_timeout_s, cfg.reason_map) == (30.0, {"05": "AC06"})
-    with pytest.raises(msgspec.ValidationError):
-        msgspec.convert({"port": 7500, "mac_key": "00" * 8}, UnionPayLinkConfig)
+    for bad in ({"mac_key": "00" * 8}, {"terminal_id": "T1"}, {"acquirer_id": "0429-000"},
+                {"processing_code": "26000"}):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.convert({"port": 7500, **bad}, UnionPayLinkConfig)
+    assert parse_config({"channels": {"unionpay": {"port": 7500}}}).channels["unionpay"].port \
+        == 7500
+    with pytest.raises(ConfigError, match=r"channels\.unionpay.*terminal_id"):
+        parse_config({"channels": {"unionpay": {"port": 7500, "terminal_id": "T1"}}})
 
 
 async def test_settles_with_the_documented_field_mapping(pair: Pair) -> None:
