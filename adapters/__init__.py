@@ -28,6 +28,7 @@ ADAPTERS: dict[str, str] = {
     "ibps": "adapters.ibps:IbpsAdapter",
     "hvps": "adapters.hvps:HvpsAdapter",
     "cips": "adapters.cips:CipsAdapter",
+    "unionpay": "adapters.unionpay:UnionPayAdapter",
 }
 
 

@@ -21,6 +21,7 @@ SIMULATORS: dict[str, str] = {
     "ibps": "simulators.ibps:IbpsSimulator",
     "hvps": "simulators.hvps:HvpsSimulator",
     "cips": "simulators.cips:CipsSimulator",
+    "unionpay": "simulators.unionpay:UnionPaySimulator",
 }
 
 
