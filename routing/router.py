@@ -318,7 +318,7 @@ class Router:
                     st[s] = -((local - found.opens_at) // _SECOND)  # whole seconds, rounded up
             st[s + 1] = min(max(state.channel_used.get((name, day), 0), 0), _USED_CLAMP)
             st[s + 2] = min(max(state.debtor_used.get((name, debtor, day), 0), 0), _USED_CLAMP)
-            position = state.positions.get(name)
+            position = state.positions.get((name, order.currency))
             st[s + 3] = -1 if position is None else min(max(position, 0), _USED_CLAMP)
             st[s + 4] = 0 if name in state.unavailable else 1
             st[s + 5] = state.success_ppm.get(name, 1_000_000)

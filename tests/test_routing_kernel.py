@@ -285,7 +285,7 @@ states = st.builds(
         channel_used={(c, d.date()): used for c in CHANNELS
                       for d in (datetime(2026, 2, 24), datetime(2026, 10, 8))},
         unavailable=frozenset(unavailable), success_ppm=dict.fromkeys(CHANNELS, ppm),
-        positions=dict.fromkeys(CHANNELS[:3], pos)),
+        positions={**{(c, "CNY"): pos for c in CHANNELS[:3]}, ("SWIFT", "USD"): pos}),
     st.integers(0, 10**9), st.sets(st.sampled_from(CHANNELS), max_size=2),
     st.integers(0, 1_000_000), st.integers(0, 10**9))
 
