@@ -346,7 +346,7 @@ def test_ties_break_by_catalogue_order() -> None:
 
 def test_decision_is_json_with_candidates_and_cost() -> None:
     d = decide(amount=30_000 * CNY)
-    doc = msgspec.json.decode(msgspec.json.encode(d))
+    doc = msgspec.json.decode(msgspec.json.encode(d.explain()))
     assert doc["channel"] == "BEPS" and len(doc["candidates"]) == len(CAT.channels)
     assert doc["cost"]["fee"] == doc["cost"]["fee_net"] + doc["cost"]["vat"] == d.fee
     assert d.summary().startswith("routed to BEPS")
