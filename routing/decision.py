@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from datetime import timezone as fixed_offset
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 _OUT = _codes.OUT_FIELDS
+_SECOND = timedelta(seconds=1)
 _STATE = _codes.STATE_FIELDS
 
 # kernel check code -> ISO 20022 reason code
@@ -107,7 +109,8 @@ class DecisionRecord(msgspec.Struct, frozen=True, array_like=True, tag=1):
     before any channel was looked at (screening, a bad amount...) has only ``note``.
     """
 
-    at: str | None  # the decision time as given, ISO 8601
+    at: datetime | None  # the decision time (stored in UTC) ...
+    at_offset_s: int  # ... and the UTC offset it was given with, to show it as given
     timezone: str  # the catalogue's: local times of the explanation
     reason: str | None
     rule: str | None
@@ -166,7 +169,7 @@ class RouteDecision:
     def refused(cls, reason: str, text: str, rule: str | None = None,
                 at: datetime | None = None, timezone: str = "") -> RouteDecision:
         """A refusal before any channel was looked at, explained by ``text`` alone."""
-        record = DecisionRecord(at=None if at is None else at.isoformat(), timezone=timezone,
+        record = DecisionRecord(at=at, at_offset_s=_offset_s(at), timezone=timezone,
                                 reason=reason, rule=rule, note=text)
         return cls(channel=None, fee=0, reason=reason, rule=rule, record=record)
 
@@ -235,7 +238,8 @@ class RouteDecision:
             "candidates": [msgspec.to_builtins(c) for c in candidates],
             "cost": None if r.chosen < 0 else msgspec.to_builtins(render.cost(r.chosen)),
             "reason_code": self.reason,
-            "at": r.at,
+            "at": None if r.at is None else r.at.astimezone(
+                fixed_offset(timedelta(seconds=r.at_offset_s))).isoformat(),
         }
 
     def __eq__(self, other: object) -> bool:
@@ -263,9 +267,19 @@ def _iso(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def _offset_s(at: datetime | None) -> int:
+    offset = None if at is None else at.utcoffset()
+    return 0 if offset is None else offset // _SECOND
+
+
 @functools.lru_cache(maxsize=16)
 def _zone(key: str) -> ZoneInfo:
     return ZoneInfo(key)
+
+
+@functools.lru_cache(maxsize=64)  # a handful of business days at a time; isoformat is slow
+def _day(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
 
 
 class _Render:
@@ -282,7 +296,7 @@ class _Render:
         tz = _zone(self.r.timezone)
         if us == 0:
             assert self.r.at is not None
-            return datetime.fromisoformat(self.r.at).astimezone(tz)
+            return self.r.at.astimezone(tz)
         return datetime.fromtimestamp(us // 1_000_000, tz).replace(microsecond=us % 1_000_000)
 
     def business_date(self, i: int) -> date | None:
@@ -304,16 +318,16 @@ class _Render:
         if r.chosen < 0:
             return self._why_none(candidates)
         i = r.chosen
-        cost = self.cost(i)
+        fee = r.out[i * _OUT + 1]
+        net, vat = split_vat(fee, r.vat_bp[i])  # as cost(i) has them, without the struct
         if r.state[i * _STATE] > 0:
             opens_at = self.opens_at(i)
             assert opens_at is not None  # a chosen channel has a window
             verb = f"scheduled for {opens_at.isoformat()} on"
         else:
             verb = "routed to"
-        return (f"{verb} {r.channels[i].name} by {r.rule} rule: fee {cost.fee} (net "
-                f"{cost.fee_net} + VAT {cost.vat}), business day {self.business_date(i)}, "
-                f"score {cost.total}")
+        return (f"{verb} {r.channels[i].name} by {r.rule} rule: fee {fee} (net {net} + VAT "
+                f"{vat}), business day {_day(r.business_dates[i])}, score {r.out[i * _OUT + 2]}")
 
     def candidates(self) -> tuple[Candidate, ...]:
         return tuple(self.candidate(i) for i in range(len(self.r.channels)))

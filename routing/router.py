@@ -69,6 +69,7 @@ _CNAPS = re.compile(r"\d{12}")
 _BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _SCHEME_BITS = {"CNAPS": 1, "BIC": 2}
 _SECOND = timedelta(seconds=1)
+_NO_OFFSET = timedelta()
 _MICROSECOND = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY = timedelta(days=1)
@@ -338,16 +339,14 @@ class Router:
                 if bday > deadline:
                     st[s] = -1
         used = state.channel_used
-        if used:
-            for s, key in span.caps:
-                v = used.get(key, 0)
-                st[s] = 0 if v < 0 else v if v < _USED_CLAMP else _USED_CLAMP
+        for s, key in span.caps:
+            v = used.get(key, 0)
+            st[s] = 0 if v < 0 else v if v < _USED_CLAMP else _USED_CLAMP
         debtor_used = state.debtor_used
-        if debtor_used:
-            account = debtor.account
-            for s, name, bday in span.debtor_caps:
-                v = debtor_used.get((name, account, bday), 0)
-                st[s] = 0 if v < 0 else v if v < _USED_CLAMP else _USED_CLAMP
+        account = debtor.account
+        for s, name, bday in span.debtor_caps:
+            v = debtor_used.get((name, account, bday), 0)
+            st[s] = 0 if v < 0 else v if v < _USED_CLAMP else _USED_CLAMP
         positions = state.positions
         if positions:
             for s, pkey in self._position_slots.get(currency, ()):
@@ -452,15 +451,14 @@ class Router:
             minute = _micros(local.replace(second=0, microsecond=0))
             opens = tuple(minute if code == 0 and bday is not None and bday > deadline else code
                           for code, bday in zip(opens, span.bdays, strict=True))
+        # positional, in DecisionRecord's field order: a third of the keyword call's cost
         return DecisionRecord(
-            at=now.isoformat(), timezone=self.catalogue.timezone,
-            reason=None if chosen >= 0 else _why_none(out, args), rule=rule,
-            currency=order.currency, amount=order.amount, product=order.product,
-            creditor_agent=order.creditor.agent, delay_cost_per_s=self._delay[args[5]],
-            holiday=bool(args[6]), cross_border=bool(args[2]), deadline=deadline,
-            designated=args[7], allowed=args[9], excluded=excluded, chosen=chosen,
-            channels=self._facts, vat_bp=self._vat.get(order.currency, self._no_vat),
-            out=tuple(out), state=tuple(st), opens_at=opens, business_dates=span.ordinals)
+            now, (now.utcoffset() or _NO_OFFSET) // _SECOND, self.catalogue.timezone,
+            None if chosen >= 0 else _why_none(out, args), rule, None,
+            order.currency, order.amount, order.product, order.creditor.agent,
+            self._delay[args[5]], bool(args[6]), bool(args[2]), deadline, args[7], args[9],
+            excluded, chosen, self._facts, self._vat.get(order.currency, self._no_vat),
+            tuple(out), tuple(st), opens, span.ordinals)
 
 
 def _why_none(out: array[int], args: tuple[int, ...]) -> str:
