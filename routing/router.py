@@ -79,8 +79,8 @@ _RULES = {
     _kernel.RULE_DESIGNATED: "designated",
     _kernel.RULE_WHITELIST: "whitelist",
 }
-_MAX_SEGMENTS = 4096  # per currency: about ten spans a day, a year of random clocks and more
-_MAX_MEMO = 4096
+_MAX_SPANS = 4096  # per currency: about ten spans a day, a year of random clocks and more
+_MAX_AGENTS = 4096  # creditor banks whose identifier schemes are remembered
 _EMPTY_STATE = RoutingState()
 _NO_EXCLUSION: frozenset[str] = frozenset()
 # How a channel stands in a span of time: no window at all, open now, or opening later.
@@ -103,8 +103,8 @@ class _Span:
     channels opening later depend on the exact time.
     """
 
-    __slots__ = ("base", "bdays", "caps", "dated", "debtor_caps", "holiday", "kinds", "later",
-                 "opens", "opens_code", "ordinals", "start", "until")
+    __slots__ = ("base", "bdays", "caps", "dated", "debtor_caps", "holiday", "later", "opens",
+                 "opens_code", "ordinals", "start", "until")
 
     def __init__(self, start: datetime, until: datetime, holiday: bool, names: list[str],
                  found: list[tuple[int, datetime | None, date | None]],
@@ -112,7 +112,6 @@ class _Span:
         self.start = start
         self.until = until
         self.holiday = holiday
-        self.kinds = tuple(kind for kind, _, _ in found)
         self.bdays = tuple(bday for _, _, bday in found)
         self.opens = tuple(at for _, at, _ in found)  # channels opening later: when
         # as a DecisionRecord keeps them: -1 no window, 0 open now, else microseconds
@@ -381,7 +380,7 @@ class Router:
         schemes = self._schemes.get(agent)
         if schemes is None:
             schemes = (1 if _CNAPS.fullmatch(agent) else 0) | (2 if _BIC.fullmatch(agent) else 0)
-            if len(self._schemes) >= _MAX_MEMO:
+            if len(self._schemes) >= _MAX_AGENTS:
                 self._schemes.clear()
             self._schemes[agent] = schemes
         args = (amount, self._currency.get(currency, -1),
@@ -410,7 +409,7 @@ class Router:
             kept = spans[i]  # the same span, now known to start earlier
             kept.start = min(kept.start, span.start)
             return kept
-        if len(untils) >= _MAX_SEGMENTS:
+        if len(untils) >= _MAX_SPANS:
             untils.clear()
             spans.clear()
             i = 0
