@@ -108,8 +108,7 @@ def route_orders(orders: Sequence[Order], at: datetime, router: Router | None = 
         try:
             validate_order(order)
         except Invalid as exc:
-            refused[i] = RouteDecision(channel=None, fee=0, reason=exc.code,
-                                       explanation=(f"refused at intake: {exc}",), rule=INTAKE)
+            refused[i] = RouteDecision.refused(exc.code, f"refused at intake: {exc}", INTAKE)
         else:
             valid.append((i, order))
     decisions: dict[str, dict[int, RouteDecision]] = {}

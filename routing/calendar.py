@@ -31,7 +31,14 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-__all__ = ["Availability", "ChannelCalendar", "WorkingCalendar", "availability", "parse_hhmm"]
+__all__ = [
+    "Availability",
+    "ChannelCalendar",
+    "WorkingCalendar",
+    "availability",
+    "availability_until",
+    "parse_hhmm",
+]
 
 _DAY = timedelta(days=1)
 _HORIZON_DAYS = 400  # a calendar with no working day in a year and more is a configuration error
@@ -110,46 +117,70 @@ def availability(spec: ChannelCalendar, calendar: WorkingCalendar, now: datetime
 
     None when the channel has no cut-off for the currency or no window within the horizon.
     """
+    return availability_until(spec, calendar, now, currency)[0]
+
+
+def availability_until(spec: ChannelCalendar, calendar: WorkingCalendar, now: datetime,
+                       currency: str) -> tuple[Availability | None, datetime]:
+    """``availability`` and the instant (local time) before which the answer stays the same.
+
+    Asked again at any ``t`` with ``now <= t < until``, the answer is the same business date,
+    the same opening time, or open-now again; and so is ``until``, so the spans never overlap.
+
+    >>> from zoneinfo import ZoneInfo
+    >>> hvps = ChannelCalendar(kind="window", opens="20:30", opens_previous_day=True,
+    ...                        cutoff="17:15")
+    >>> at = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    >>> a, until = availability_until(hvps, WorkingCalendar((), ()), at, "CNY")
+    >>> a.opens_at == at, until.isoformat()
+    (True, '2026-03-02T17:15:00+08:00')
+    """
     tz = now.tzinfo
     if not isinstance(tz, ZoneInfo):
         raise ValueError("availability needs a zoneinfo-aware local time")
     if spec.kind == "window":
         return _window(spec, calendar, now, tz)
     if spec.kind == "continuous":
-        return _continuous(spec, calendar, now)
+        return _continuous(spec, calendar, now, tz)
     return _cutoffs(spec, now, currency, tz)
 
 
 def _window(spec: ChannelCalendar, calendar: WorkingCalendar, now: datetime,
-            tz: ZoneInfo) -> Availability | None:
+            tz: ZoneInfo) -> tuple[Availability | None, datetime]:
     opens, cutoff = parse_hhmm(spec.opens), parse_hhmm(spec.cutoff)
     lead = _DAY if spec.opens_previous_day else timedelta()
     day = now.date()
     # windows of successive working days start and end in order, so the first working day
     # whose cut-off is still ahead holds the earliest moment the channel takes the order
     for _ in range(_HORIZON_DAYS):
-        if calendar.is_working(day) and now < _at(day, cutoff, tz):
-            return Availability(max(now, _at(day - lead, opens, tz)), day)
+        closes = _at(day, cutoff, tz)
+        if calendar.is_working(day) and now < closes:
+            opens_at = _at(day - lead, opens, tz)
+            return (Availability(max(now, opens_at), day),
+                    opens_at if now < opens_at < closes else closes)
         day += _DAY
-    return None
+    return None, _at(now.date() + _DAY, 0, tz)  # the horizon moves on at midnight
 
 
-def _continuous(spec: ChannelCalendar, calendar: WorkingCalendar,
-                now: datetime) -> Availability:
+def _continuous(spec: ChannelCalendar, calendar: WorkingCalendar, now: datetime,
+                tz: ZoneInfo) -> tuple[Availability, datetime]:
     switch = parse_hhmm(spec.day_switch)
     day = now.date()
     if switch and _minutes(now) >= switch:
         day += _DAY
+        until = _at(now.date() + _DAY, 0, tz)
+    else:
+        until = _at(now.date(), switch, tz) if switch else _at(now.date() + _DAY, 0, tz)
     if spec.roll_to_working_day:
         day = calendar.next_working(day)
-    return Availability(now, day)
+    return Availability(now, day), until
 
 
 def _cutoffs(spec: ChannelCalendar, now: datetime, currency: str,
-             home: ZoneInfo) -> Availability | None:
+             home: ZoneInfo) -> tuple[Availability | None, datetime]:
     cutoff_text = spec.cutoffs.get(currency)
     if cutoff_text is None:
-        return None
+        return None, _at(now.date() + _DAY, 0, home)
     cutoff = parse_hhmm(cutoff_text)
     tz = ZoneInfo(spec.timezone) if spec.timezone else home
     local = now.astimezone(tz)
@@ -166,12 +197,17 @@ def _cutoffs(spec: ChannelCalendar, now: datetime, currency: str,
             d += _DAY
         raise ValueError(f"no network day within {_HORIZON_DAYS} days of {d}")
 
+    until = _at(day + _DAY, 0, tz)  # the network's midnight
     if open_day(day):
         opens_at = now
-        value = day if _minutes(local) < cutoff else next_open(day + _DAY)
+        if _minutes(local) < cutoff:
+            value = day
+            until = _at(day, cutoff, tz)
+        else:
+            value = next_open(day + _DAY)
     else:
         value = next_open(day)
         opens_at = _at(value, 0, tz).astimezone(home)
     for _ in range(spec.value_days.get(currency, 0)):
         value = next_open(value + _DAY)
-    return Availability(opens_at, value)
+    return Availability(opens_at, value), until.astimezone(home)

@@ -1,9 +1,10 @@
 """``payswitch route --explain ORDER.json [--at ISO-8601] [--catalogue FILE]``: show a decision.
 
 Prints the decision as JSON (``channel``, ``scheduled_for``, ``reason_code``, ``candidates``,
-``cost`` ...). Exit status: 0 routed or scheduled, 1 rejected, 2 bad input. ``--at`` without
-an offset is read in the catalogue's time zone; without ``--at`` the system clock is used,
-because this is the operator's edge, not the decision itself.
+``cost`` ...): ``RouteDecision.explain()``, the document the store renders for a stored one.
+Exit status: 0 routed or scheduled, 1 rejected, 2 bad input. ``--at`` without an offset is read
+in the catalogue's time zone; without ``--at`` the system clock is used, because this is the
+operator's edge, not the decision itself.
 """
 
 from __future__ import annotations
@@ -59,10 +60,8 @@ def explain_main(argv: list[str]) -> int:
         print(f"payswitch route: --at {args.at!r}: {exc}", file=sys.stderr)
         return 2
     decision = router.decide(order, now)
-    doc = msgspec.to_builtins(decision)
-    doc["reason_code"] = doc.pop("reason")
-    doc["at"] = now.isoformat()
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(doc), indent=2).decode() + "\n")
+    doc = msgspec.json.encode(decision.explain())
+    sys.stdout.write(msgspec.json.format(doc, indent=2).decode() + "\n")
     return 0 if decision.channel is not None else 1
 
 

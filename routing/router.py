@@ -2,8 +2,9 @@
 
 ``Router.decide(order, now, state)`` is pure: the same order, time and state always give the
 same ``RouteDecision``. The per-channel checks and the scoring run in the ``fastpath.route``
-kernel over tables built once from the catalogue; this layer screens the parties, reads the
-calendars, prepares the order's numeric features and writes the explanation.
+kernel over tables built once from the catalogue; this layer screens the parties, looks up
+the channels' windows, fills the kernel's state buffer and keeps what the explanation is
+rendered from (``routing.decision``), which happens only when someone reads it.
 
 Rule precedence: screening (RR04, never routed) > designated channel (used now or rejected
 with the channel's reason, TM01 when closed) > whitelist (creditor account or bank) > product
@@ -25,23 +26,34 @@ fee and delay, so an unreliable channel pays for its expected retries.
 >>> d = router.decide(order, datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
 >>> d.channel, d.fee, d.rule, d.scheduled_for
 ('HVPS', 500, 'product', None)
+>>> d.cost.fee_net, d.cost.vat, d.explanation[1]  # rendered only now, from the record
+(472, 28, 'HVPS: chosen')
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 from zoneinfo import ZoneInfo
 
-import msgspec
-
 from fastpath import route as _kernel
-from routing.calendar import Availability, WorkingCalendar, availability
+from routing.calendar import WorkingCalendar, availability_until
 from routing.catalogue import Catalogue, load_catalogue
+from routing.decision import (
+    ISO_REASON,
+    Candidate,
+    ChannelFacts,
+    CostBreakdown,
+    DecisionRecord,
+    RouteDecision,
+)
 from routing.state import RoutingState
 from switch.order import Order, Party
 
@@ -57,83 +69,81 @@ _CNAPS = re.compile(r"\d{12}")
 _BIC = re.compile(r"[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _SCHEME_BITS = {"CNAPS": 1, "BIC": 2}
 _SECOND = timedelta(seconds=1)
+_NO_OFFSET = timedelta()
+_MICROSECOND = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY = timedelta(days=1)
 _USED_CLAMP = 1 << 62  # keeps `cap - used` inside int64 in the compiled kernel
-
-# kernel check code -> ISO 20022 reason code
-_ISO = {
-    _kernel.CURRENCY: "AM03",
-    _kernel.SCOPE: "AG01",
-    _kernel.AGENT: "RC01",
-    _kernel.LEI: "RC01",
-    _kernel.AMOUNT_MIN: "AM02",
-    _kernel.AMOUNT_MAX: "AM02",
-    _kernel.CLOSED: "TM01",
-    _kernel.CHANNEL_CAP: "AM14",
-    _kernel.DEBTOR_CAP: "AM14",
-    _kernel.POSITION: "AM04",
-    _kernel.CIRCUIT: "AB07",
-}
+_SF = _kernel.STATE_FIELDS
 _RULES = {
     _kernel.RULE_DESIGNATED: "designated",
     _kernel.RULE_WHITELIST: "whitelist",
 }
+_MAX_SPANS = 4096  # per currency: about ten spans a day, a year of random clocks and more
+_MAX_AGENTS = 4096  # creditor banks whose identifier schemes are remembered
+_EMPTY_STATE = RoutingState()
+_NO_EXCLUSION: frozenset[str] = frozenset()
+# How a channel stands in a span of time: no window at all, open now, or opening later.
+_NONE, _OPEN, _LATER = 0, 1, 2
 
 
 class FallbackForbidden(ValueError):
     """A fallback was asked after an UNKNOWN outcome: the first channel may still settle it."""
 
 
-class Candidate(msgspec.Struct, frozen=True, kw_only=True):
-    """One channel as the router saw it for this order."""
-
-    channel: str
-    eligible: bool  # passed every hard constraint
-    reason: str | None  # ISO 20022 code when it was not eligible or not allowed by the rules
-    text: str
-    fee: int | None = None  # minor units, eligible channels only
-    score: int | None = None  # micro minor units, eligible channels only
-    opens_at: datetime | None = None  # earliest time it takes the order (local time)
-    business_date: date | None = None
-
-
-class CostBreakdown(msgspec.Struct, frozen=True, kw_only=True):
-    """The chosen channel's cost; money in minor units, scores in micro minor units."""
-
-    fee: int
-    fee_net: int
-    vat: int
-    vat_bp: int
-    latency_s: int
-    delay_cost_per_s: int
-    delay_cost: int
-    success_ppm: int
-    retry_penalty: int
-    total: int
-
-
-class RouteDecision(msgspec.Struct, frozen=True, kw_only=True):
-    """Where a payment goes and why; ``channel`` None means rejected with ``reason``.
-
-    ``scheduled_for`` set means: submit at that time, not now (state SCHEDULED).
-    ``explanation`` stays the tuple of lines the engine joins today; ``summary()`` joins them.
-    """
-
-    channel: str | None
-    fee: int  # minor units of the order currency, VAT included, charged to the debtor
-    reason: str | None  # ISO 20022 reason code when rejected
-    explanation: tuple[str, ...]
-    scheduled_for: datetime | None = None
-    business_date: date | None = None  # the channel business day: key of the caps consumed
-    rule: str | None = None  # screening / designated / whitelist / product / optimised
-    candidates: tuple[Candidate, ...] = ()
-    cost: CostBreakdown | None = None
-
-    def summary(self) -> str:
-        return "; ".join(self.explanation)
-
-
 def _norm(name: str) -> str:
     return " ".join(name.split()).casefold()
+
+
+class _Span:
+    """Every channel's window for one currency from ``start`` until ``until`` (local time).
+
+    Within a span each channel is open now, opens at one fixed time, or has no window, for one
+    business date; so the kernel's state buffer starts from ``base`` and only the waits of
+    channels opening later depend on the exact time.
+    """
+
+    __slots__ = ("base", "bdays", "caps", "dated", "debtor_caps", "holiday", "later", "opens",
+                 "opens_code", "ordinals", "start", "until")
+
+    def __init__(self, start: datetime, until: datetime, holiday: bool, names: list[str],
+                 found: list[tuple[int, datetime | None, date | None]],
+                 caps: list[bool], debtor_caps: list[bool]) -> None:
+        self.start = start
+        self.until = until
+        self.holiday = holiday
+        self.bdays = tuple(bday for _, _, bday in found)
+        self.opens = tuple(at for _, at, _ in found)  # channels opening later: when
+        # as a DecisionRecord keeps them: -1 no window, 0 open now, else microseconds
+        self.opens_code = tuple(-1 if kind == _NONE else 0 if at is None else _micros(at)
+                                for kind, at, _ in found)
+        self.ordinals = tuple(0 if bday is None else bday.toordinal() for _, _, bday in found)
+        base = array("q", bytes(8 * _SF * len(found)))
+        later: list[tuple[int, datetime]] = []
+        dated: list[tuple[int, date]] = []
+        cap_keys: list[tuple[int, tuple[str, date]]] = []
+        debtor_keys: list[tuple[int, str, date]] = []
+        for i, (kind, at, bday) in enumerate(found):
+            s = i * _SF
+            base[s + 3] = -1  # no position limit
+            base[s + 4] = 1  # circuit closed
+            base[s + 5] = 1_000_000  # success rate 100 %
+            if kind == _NONE or bday is None:
+                base[s] = -1
+                continue
+            if kind == _LATER:
+                assert at is not None
+                later.append((s, at))
+            dated.append((s, bday))
+            if caps[i]:
+                cap_keys.append((s + 1, (names[i], bday)))
+            if debtor_caps[i]:
+                debtor_keys.append((s + 2, names[i], bday))
+        self.base = base
+        self.later = tuple(later)
+        self.dated = tuple(dated)
+        self.caps = tuple(cap_keys)
+        self.debtor_caps = tuple(debtor_keys)
 
 
 class Router:
@@ -146,7 +156,7 @@ class Router:
         self._tz = ZoneInfo(catalogue.timezone)
         self._calendar = WorkingCalendar(catalogue.calendar.holidays,
                                          catalogue.calendar.makeup_days)
-        specs = list(catalogue.channels.values())
+        specs = self._specs = list(catalogue.channels.values())
         self.currencies = sorted({c for spec in specs for c in spec.currencies})
         self._currency = {c: i for i, c in enumerate(self.currencies)}
         rows: list[tuple[int, ...]] = []
@@ -175,9 +185,11 @@ class Router:
                                   tuple((_or_none(t.upto), t.fixed, t.bps)
                                         for t in schedule.tiers)))
         delay = catalogue.cost_of_delay
+        self._delay = (delay.normal, delay.urgent)
         self.kernel = kernel or _kernel
         self.table = self.kernel.RouteTable(rows, fee_index, schedules, len(self.currencies),
-                                            (delay.normal, delay.urgent))
+                                            self._delay)
+        self._out = array("q", bytes(8 * len(self.names) * _kernel.OUT_FIELDS))
         self._all = (1 << len(self.names)) - 1
         self._products = {
             product: sum(1 << self._index[name] for name in names)
@@ -194,8 +206,21 @@ class Router:
         self._blocked_accounts = frozenset(screening.accounts)
         self._blocked_agents = frozenset(screening.agents)
         self._blocked_names = frozenset(_norm(n) for n in screening.names)
-        self._avail_cache: dict[tuple[str, datetime],
-                                tuple[tuple[Availability | None, bool], ...]] = {}
+        # What the explanation quotes of the catalogue, shared by every record of this router.
+        self._facts = tuple(
+            ChannelFacts(name, spec.agent_scheme, spec.min_amount, spec.max_amount,
+                         spec.holiday_max_amount, spec.daily_cap, spec.debtor_daily_cap,
+                         spec.latency_s)
+            for name, spec in catalogue.channels.items())
+        self._vat = {cur: tuple(spec.fees[cur].vat_bp if cur in spec.fees else -1
+                                for spec in specs) for cur in self.currencies}
+        self._no_vat = (-1,) * len(specs)
+        self._position_slots = {
+            cur: tuple((i * _SF + 3, (name, cur)) for i, (name, spec)
+                       in enumerate(catalogue.channels.items()) if cur in spec.fees)
+            for cur in self.currencies}
+        self._spans: dict[str, tuple[list[datetime], list[_Span]]] = {}
+        self._schemes: dict[str, int] = {}
 
     @classmethod
     def from_toml(cls, path: str | Path | None = None, *,
@@ -206,7 +231,8 @@ class Router:
     def decide(self, order: Order, now: datetime,
                state: RoutingState | None = None) -> RouteDecision:
         """Route one order at ``now`` (timezone-aware) given caps, positions and health."""
-        return self._decide(order, now, state or RoutingState(), frozenset())
+        return self._decide(order, now, _EMPTY_STATE if state is None else state,
+                            _NO_EXCLUSION)
 
     def fallback(self, order: Order, now: datetime, state: RoutingState | None,
                  tried: Collection[str], last_status: str) -> RouteDecision:
@@ -220,11 +246,46 @@ class Router:
             raise FallbackForbidden(
                 "no fallback after UNKNOWN: resolve it by status inquiry first")
         if order.designated_channel is not None:
-            return _reject("AG01", f"designated channel {order.designated_channel} failed; "
-                                   "designated routes have no fallback", "designated")
-        return self._decide(order, now, state or RoutingState(), frozenset(tried))
+            return self._refuse(now, "AG01", f"designated channel {order.designated_channel} "
+                                "failed; designated routes have no fallback", "designated")
+        return self._decide(order, now, _EMPTY_STATE if state is None else state,
+                            frozenset(tried))
+
+    def kernel_inputs(self, order: Order, now: datetime, state: RoutingState | None = None,
+                      ) -> tuple[tuple[int, ...], array[int]] | None:
+        """The kernel's arguments for this order (features, state buffer), as ``decide`` makes
+        them; None when the order is refused before the kernel (screening, bad amount...)."""
+        prep = self._prepare(order, now, _EMPTY_STATE if state is None else state,
+                             _NO_EXCLUSION)
+        return None if isinstance(prep, RouteDecision) else (prep[3], prep[2])
 
     # --- internals ---------------------------------------------------------------------------
+
+    def _decide(self, order: Order, now: datetime, state: RoutingState,
+                exclude: frozenset[str]) -> RouteDecision:
+        prep = self._prepare(order, now, state, exclude)
+        if isinstance(prep, RouteDecision):
+            return prep
+        local, span, st, args, deadline, excluded = prep
+        out = self._out[:]
+        chosen, rule_code = self.table.decide(*args, st, out)
+        rule = _RULES.get(rule_code) or (
+            "product" if order.product in self._products else "optimised")
+        make = functools.partial(self._record, order, now, local, span, st, out, args, deadline,
+                                 excluded, chosen, rule)
+        if chosen < 0:
+            return RouteDecision(channel=None, fee=0, reason=_why_none(out, args), rule=rule,
+                                 make_record=make)
+        later = st[chosen * _SF] > 0
+        return RouteDecision(
+            channel=self.names[chosen], fee=out[chosen * _kernel.OUT_FIELDS + 1], reason=None,
+            rule=rule, scheduled_for=span.opens[chosen] if later else None,
+            business_date=span.bdays[chosen], make_record=make)
+
+    def _refuse(self, now: datetime, reason: str, text: str,
+                rule: str | None) -> RouteDecision:
+        return RouteDecision.refused(reason, text, rule, at=now,
+                                     timezone=self.catalogue.timezone)
 
     def _screen(self, order: Order) -> str | None:
         for role, party in (("debtor", order.debtor), ("creditor", order.creditor)):
@@ -233,251 +294,189 @@ class Router:
                 return f"{role} {hit} is on the screening list"
         return None
 
-    def kernel_inputs(self, order: Order, now: datetime, state: RoutingState | None = None,
-                      ) -> tuple[tuple[int, ...], array[int]] | None:
-        """The kernel's arguments for this order (features, state buffer), as ``decide`` makes
-        them; None when the order is refused before the kernel (screening, bad amount...)."""
-        ctx = self._prepare(order, now, state or RoutingState(), frozenset())
-        return None if isinstance(ctx, RouteDecision) else (ctx.args, ctx.st)
-
-    def _decide(self, order: Order, now: datetime, state: RoutingState,
-                exclude: frozenset[str]) -> RouteDecision:
-        ctx = self._prepare(order, now, state, exclude)
-        if isinstance(ctx, RouteDecision):
-            return ctx
-        n = len(self.names)
-        ctx.out = out = array("q", bytes(8 * n * _kernel.OUT_FIELDS))
-        chosen, rule_code = self.table.decide(*ctx.args, ctx.st, out)
-        ctx.chosen = chosen
-        rule = _RULES.get(rule_code) or (
-            "product" if order.product in self._products else "optimised")
-        candidates = tuple(self._candidate(ctx, i) for i in range(n))
-        if chosen < 0:
-            reason, text = self._why_none(ctx, candidates)
-            return RouteDecision(channel=None, fee=0, reason=reason, rule=rule,
-                                 explanation=(text, *_lines(candidates)), candidates=candidates)
-        name = self.names[chosen]
-        avail = ctx.avails[chosen]
-        assert avail is not None  # eligible channels have a window
-        cost = self._cost(ctx, chosen)
-        wait = ctx.st[chosen * _kernel.STATE_FIELDS]
-        scheduled = avail.opens_at if wait > 0 else None
-        verb = f"scheduled for {scheduled.isoformat()} on" if scheduled else "routed to"
-        head = (f"{verb} {name} by {rule} rule: fee {cost.fee} (net {cost.fee_net} + VAT "
-                f"{cost.vat}), business day {avail.business_date.isoformat()}, "
-                f"score {cost.total}")
-        return RouteDecision(channel=name, fee=cost.fee, reason=None, rule=rule,
-                             explanation=(head, *_lines(candidates)), scheduled_for=scheduled,
-                             business_date=avail.business_date, candidates=candidates, cost=cost)
-
     def _prepare(self, order: Order, now: datetime, state: RoutingState,
-                 exclude: frozenset[str]) -> RouteDecision | _Context:
-        """Screen the order and compute the kernel's inputs, or refuse it outright."""
+                 exclude: frozenset[str]) -> RouteDecision | tuple[Any, ...]:
+        """Screen the order and compute the kernel's inputs, or refuse it outright.
+
+        The inputs: (local time, span, state buffer, kernel arguments, deadline, tried mask).
+        """
         if now.tzinfo is None:
             raise ValueError("decide needs a timezone-aware time (DESIGN.md invariant 6)")
-        hit = self._screen(order)
-        if hit is not None:
-            return _reject("RR04", hit, "screening")
-        if order.amount <= 0:
-            return _reject("AM01", f"amount {order.amount} is not positive", None)
-        if order.amount > _kernel.MAX_AMOUNT:
-            return _reject("AM02", f"amount {order.amount} above {_kernel.MAX_AMOUNT}", None)
+        debtor, creditor = order.debtor, order.creditor
+        accounts, agents, names = (self._blocked_accounts, self._blocked_agents,
+                                   self._blocked_names)
+        if (debtor.account in accounts or creditor.account in accounts
+                or debtor.agent in agents or creditor.agent in agents
+                or (names and (_norm(debtor.name) in names or _norm(creditor.name) in names))):
+            return self._refuse(now, "RR04", self._screen(order) or "", "screening")
+        amount = order.amount
+        if amount <= 0:
+            return self._refuse(now, "AM01", f"amount {amount} is not positive", None)
+        if amount > _kernel.MAX_AMOUNT:
+            return self._refuse(now, "AM02", f"amount {amount} above {_kernel.MAX_AMOUNT}", None)
         designated = -1
         if order.designated_channel is not None:
             designated = self._index.get(order.designated_channel, -1)
             if designated < 0:
-                return _reject("AG01", f"designated channel {order.designated_channel} "
-                                       "is not offered", "designated")
+                return self._refuse(now, "AG01", f"designated channel "
+                                    f"{order.designated_channel} is not offered", "designated")
         deadline: date | None = None
         if order.requested_execution is not None:
             try:
                 deadline = date.fromisoformat(order.requested_execution[:10])
             except ValueError:
-                return _reject("DT01", f"requested_execution {order.requested_execution!r} "
-                                       "is not an ISO date", None)
+                return self._refuse(now, "DT01", f"requested_execution "
+                                    f"{order.requested_execution!r} is not an ISO date", None)
         local = now.astimezone(self._tz)
-        n = len(self.names)
-        cur = self._currency.get(order.currency, -1)
-        avails: list[Availability | None] = []
-        st = array("q", bytes(8 * n * _kernel.STATE_FIELDS))
-        today = local.date()
-        debtor = order.debtor.account
-        for i, (name, (found, open_now)) in enumerate(
-                zip(self.names, self._windows(local, order.currency), strict=True)):
-            s = i * _kernel.STATE_FIELDS
-            if found is None or (deadline is not None and found.business_date > deadline):
-                avails.append(found)
-                st[s] = -1
-                day = today
-            else:
-                day = found.business_date
-                if open_now:
-                    avails.append(Availability(local, day))
-                else:
-                    avails.append(found)
-                    st[s] = -((local - found.opens_at) // _SECOND)  # whole seconds, rounded up
-            st[s + 1] = min(max(state.channel_used.get((name, day), 0), 0), _USED_CLAMP)
-            st[s + 2] = min(max(state.debtor_used.get((name, debtor, day), 0), 0), _USED_CLAMP)
-            position = state.positions.get(name)
-            st[s + 3] = -1 if position is None else min(max(position, 0), _USED_CLAMP)
-            st[s + 4] = 0 if name in state.unavailable else 1
-            st[s + 5] = state.success_ppm.get(name, 1_000_000)
+        currency = order.currency
+        span = self._span(currency, local)
+        st = span.base[:]
+        for s, opens_at in span.later:
+            st[s] = -((local - opens_at) // _SECOND)  # whole seconds, rounded up
+        if deadline is not None:
+            for s, bday in span.dated:
+                if bday > deadline:
+                    st[s] = -1
+        used = state.channel_used
+        for s, key in span.caps:
+            v = used.get(key, 0)
+            st[s] = 0 if v < 0 else v if v < _USED_CLAMP else _USED_CLAMP
+        debtor_used = state.debtor_used
+        account = debtor.account
+        for s, name, bday in span.debtor_caps:
+            v = debtor_used.get((name, account, bday), 0)
+            st[s] = 0 if v < 0 else v if v < _USED_CLAMP else _USED_CLAMP
+        positions = state.positions
+        if positions:
+            for s, pkey in self._position_slots.get(currency, ()):
+                p = positions.get(pkey)
+                if p is not None:
+                    st[s] = 0 if p < 0 else p if p < _USED_CLAMP else _USED_CLAMP
+        index = self._index
+        for name in state.unavailable:
+            i = index.get(name)
+            if i is not None:
+                st[i * _SF + 4] = 0
+        for name, ppm in state.success_ppm.items():
+            i = index.get(name)
+            if i is not None:
+                st[i * _SF + 5] = ppm
         allowed = self._products.get(order.product, self._all)
-        for name in exclude:
-            if name in self._index:
-                allowed &= ~(1 << self._index[name])
-        whitelist = self._wl_account.get(order.creditor.account,
-                                         self._wl_agent.get(order.creditor.agent, -1))
-        if whitelist >= 0 and self.names[whitelist] in exclude:
-            whitelist = -1
+        excluded = 0
+        if exclude:
+            for name in exclude:
+                i = index.get(name)
+                if i is not None:
+                    excluded |= 1 << i
+            allowed &= ~excluded
+        whitelist = -1
+        if self._wl_account or self._wl_agent:
+            whitelist = self._wl_account.get(creditor.account,
+                                             self._wl_agent.get(creditor.agent, -1))
+            if whitelist >= 0 and (excluded >> whitelist) & 1:
+                whitelist = -1
         home = self.catalogue.home_country
-        cross = order.creditor.country != home or order.debtor.country != home
-        agent = order.creditor.agent
-        schemes = (1 if _CNAPS.fullmatch(agent) else 0) | (2 if _BIC.fullmatch(agent) else 0)
-        holiday = not self._calendar.is_working(local.date())
-        args = (order.amount, cur, int(cross), schemes, int(bool(order.creditor.lei)),
-                int(order.urgency == "urgent"), int(holiday), designated, whitelist, allowed)
-        return _Context(order, local, deadline, holiday, avails, st, args, allowed, designated,
-                        exclude, cross)
+        agent = creditor.agent
+        schemes = self._schemes.get(agent)
+        if schemes is None:
+            schemes = (1 if _CNAPS.fullmatch(agent) else 0) | (2 if _BIC.fullmatch(agent) else 0)
+            if len(self._schemes) >= _MAX_AGENTS:
+                self._schemes.clear()
+            self._schemes[agent] = schemes
+        args = (amount, self._currency.get(currency, -1),
+                int(creditor.country != home or debtor.country != home), schemes,
+                int(bool(creditor.lei)), int(order.urgency == "urgent"), int(span.holiday),
+                designated, whitelist, allowed)
+        return local, span, st, args, deadline, excluded
 
-    def _windows(self, local: datetime, currency: str
-                 ) -> tuple[tuple[Availability | None, bool], ...]:
-        """Per channel: when it takes ``currency`` at ``local``, and whether that is now."""
-        # Every window, cut-off and day switch falls on a whole minute, so the answer at the
-        # start of a minute holds for all of it: memoise per currency and minute.
+    def _span(self, currency: str, local: datetime) -> _Span:
+        """The span of time around ``local`` in which no channel's window for ``currency``
+        changes, computed once and kept (spans never overlap: see ``availability_until``)."""
+        if currency not in self._currency:
+            currency = ""  # no channel settles it: one set of spans for every such code
+        found = self._spans.get(currency)
+        if found is None:
+            found = self._spans[currency] = ([], [])
+        untils, spans = found
+        i = bisect_right(untils, local)
+        if i < len(untils) and spans[i].start <= local:
+            return spans[i]
+        span = self._new_span(currency, local)
+        if not local < span.until:  # only a clock outside the calendars' logic: do not keep
+            return span
+        i = bisect_left(untils, span.until)
+        if i < len(untils) and untils[i] == span.until:
+            kept = spans[i]  # the same span, now known to start earlier
+            kept.start = min(kept.start, span.start)
+            return kept
+        if len(untils) >= _MAX_SPANS:
+            untils.clear()
+            spans.clear()
+            i = 0
+        untils.insert(i, span.until)
+        spans.insert(i, span)
+        return span
+
+    def _new_span(self, currency: str, local: datetime) -> _Span:
+        # Every window, cut-off and day switch falls on a whole minute: ask at its start.
         minute = local.replace(second=0, microsecond=0)
-        key = (currency, minute)
-        hit = self._avail_cache.get(key)
-        if hit is None:
-            found = [availability(spec.calendar, self._calendar, minute, currency)
-                     if currency in spec.fees else None
-                     for spec in self.catalogue.channels.values()]
-            hit = tuple((a, a is not None and a.opens_at == minute) for a in found)
-            if len(self._avail_cache) >= 4096:
-                self._avail_cache.clear()
-            self._avail_cache[key] = hit
-        return hit
-
-    def _candidate(self, ctx: _Context, i: int) -> Candidate:
-        name = self.names[i]
-        order = ctx.order
-        code, fee, score = ctx.out[i * 3 : i * 3 + 3]
-        avail = ctx.avails[i]
-        opens_at = avail.opens_at if avail is not None else None
-        bday = avail.business_date if avail is not None else None
-        if code == _kernel.OK:
-            if i == ctx.chosen:
-                reason, text = None, "chosen"
-            elif name in ctx.exclude:
-                reason, text = "AG01", "already tried"
-            elif ctx.designated >= 0:
-                reason, text = "AG01", "eligible, but not the designated channel"
-            elif not (ctx.allowed >> i) & 1:
-                reason, text = "AG01", f"eligible, but product {order.product} does not allow it"
-            elif ctx.st[i * _kernel.STATE_FIELDS] > 0:
-                reason, text = None, "eligible, but opens later or costs more"
+        today = minute.date()
+        until = datetime.combine(today + _DAY, time(), tzinfo=self._tz)  # holidays change
+        found: list[tuple[int, datetime | None, date | None]] = []
+        for spec in self._specs:
+            if currency not in spec.fees:
+                found.append((_NONE, None, None))
+                continue
+            a, a_until = availability_until(spec.calendar, self._calendar, minute, currency)
+            until = min(until, a_until)
+            if a is None:
+                found.append((_NONE, None, None))
+            elif a.opens_at == minute:
+                found.append((_OPEN, None, a.business_date))
             else:
-                reason, text = None, "eligible, costs more"
-            return Candidate(channel=name, eligible=True, reason=reason, text=text, fee=fee,
-                             score=score, opens_at=opens_at, business_date=bday)
-        return Candidate(channel=name, eligible=False, reason=_ISO[code],
-                         text=self._rejection_text(ctx, i, code), opens_at=opens_at,
-                         business_date=bday)
+                found.append((_LATER, a.opens_at, a.business_date))
+        return _Span(minute, until, not self._calendar.is_working(today), self.names, found,
+                     [spec.daily_cap is not None for spec in self._specs],
+                     [spec.debtor_daily_cap is not None for spec in self._specs])
 
-    def _rejection_text(self, ctx: _Context, i: int, code: int) -> str:
-        spec = self.catalogue.channels[self.names[i]]
-        order = ctx.order
-        avail = ctx.avails[i]
-        day = avail.business_date if avail is not None else ctx.local.date()
-        s = i * _kernel.STATE_FIELDS
-        if code == _kernel.CURRENCY:
-            return f"does not settle {order.currency}"
-        if code == _kernel.SCOPE:
-            return f"does not carry {'cross-border' if ctx.cross else 'domestic'} payments"
-        if code == _kernel.AGENT:
-            return (f"needs the creditor's bank as a {spec.agent_scheme} code, "
-                    f"not {order.creditor.agent!r}")
-        if code == _kernel.LEI:
-            return "needs the LEI of the creditor's bank"
-        if code == _kernel.AMOUNT_MIN:
-            return f"amount {order.amount} below the minimum {spec.min_amount}"
-        if code == _kernel.AMOUNT_MAX:
-            limit = spec.max_amount
-            if ctx.holiday and spec.holiday_max_amount is not None:
-                limit = spec.holiday_max_amount
-            return (f"amount {order.amount} above the per-item maximum {limit}"
-                    + (" on a non-working day" if ctx.holiday else ""))
-        if code == _kernel.CLOSED:
-            return self._closed_text(ctx, i)
-        if code == _kernel.CHANNEL_CAP:
-            return f"daily cap {spec.daily_cap} for {day}: {ctx.st[s + 1]} used"
-        if code == _kernel.DEBTOR_CAP:
-            return f"debtor's daily cap {spec.debtor_daily_cap} for {day}: {ctx.st[s + 2]} used"
-        if code == _kernel.POSITION:
-            return f"available position {ctx.st[s + 3]} below the amount"
-        return "circuit open after technical failures"
-
-    def _closed_text(self, ctx: _Context, i: int) -> str:
-        avail = ctx.avails[i]
-        if avail is None:
-            return f"no window for {ctx.order.currency} within a year"
-        when = f"opens {avail.opens_at.isoformat()} for business day {avail.business_date}"
-        if ctx.deadline is not None and avail.business_date > ctx.deadline:
-            return f"cannot settle by the requested date {ctx.deadline}: {when}"
-        return f"closed now (designated channels are used now or not at all); {when}"
-
-    def _why_none(self, ctx: _Context, candidates: tuple[Candidate, ...]) -> tuple[str, str]:
-        if ctx.designated >= 0:
-            c = candidates[ctx.designated]
-            return c.reason or "AG01", f"designated channel {c.channel}: {c.text}"
-        best: Candidate | None = None
-        best_code = -1
-        for i, c in enumerate(candidates):
-            code = ctx.out[i * 3]
-            if (ctx.allowed >> i) & 1 and code > best_code:
-                best, best_code = c, code  # the channel that got furthest explains it best
-        if best is None:
-            return "AG01", f"product {ctx.order.product} allows no channel left to try"
-        return best.reason or "AG01", f"no channel can take it; {best.channel}: {best.text}"
-
-    def _cost(self, ctx: _Context, i: int) -> CostBreakdown:
-        name = self.names[i]
-        spec = self.catalogue.channels[name]
-        schedule = spec.fees[ctx.order.currency]
-        fee, score = ctx.out[i * 3 + 1], ctx.out[i * 3 + 2]
-        _, net, vat = schedule.split(ctx.order.amount)
-        per_s = (self.catalogue.cost_of_delay.urgent if ctx.order.urgency == "urgent"
-                 else self.catalogue.cost_of_delay.normal)
-        delay = min(per_s * spec.latency_s, _kernel.SCORE_CAP)
-        base = min(fee * 1_000_000, _kernel.SCORE_CAP) + delay
-        return CostBreakdown(fee=fee, fee_net=net, vat=vat, vat_bp=schedule.vat_bp,
-                             latency_s=spec.latency_s, delay_cost_per_s=per_s, delay_cost=delay,
-                             success_ppm=ctx.st[i * _kernel.STATE_FIELDS + 5],
-                             retry_penalty=max(score - base, 0), total=score)
+    def _record(self, order: Order, now: datetime, local: datetime, span: _Span,
+                st: array[int], out: array[int], args: tuple[int, ...], deadline: date | None,
+                excluded: int, chosen: int, rule: str) -> DecisionRecord:
+        """The compact record of one kernel decision, from which the explanation is rendered."""
+        opens = span.opens_code
+        if deadline is not None:
+            # an open channel ruled out by the deadline shows its window as the calendar gave
+            # it, from the start of the minute
+            minute = _micros(local.replace(second=0, microsecond=0))
+            opens = tuple(minute if code == 0 and bday is not None and bday > deadline else code
+                          for code, bday in zip(opens, span.bdays, strict=True))
+        # positional, in DecisionRecord's field order: a third of the keyword call's cost
+        return DecisionRecord(
+            now, (now.utcoffset() or _NO_OFFSET) // _SECOND, self.catalogue.timezone,
+            None if chosen >= 0 else _why_none(out, args), rule, None,
+            order.currency, order.amount, order.product, order.creditor.agent,
+            self._delay[args[5]], bool(args[6]), bool(args[2]), deadline, args[7], args[9],
+            excluded, chosen, self._facts, self._vat.get(order.currency, self._no_vat),
+            tuple(out), tuple(st), opens, span.ordinals)
 
 
-class _Context:
-    """What the explanation needs of one kernel call."""
+def _why_none(out: array[int], args: tuple[int, ...]) -> str:
+    """The reason code of a rejection: the designated channel's, else that of the allowed
+    channel that got furthest through the checks (the explanation names it)."""
+    designated, allowed = args[7], args[9]
+    fields = _kernel.OUT_FIELDS
+    if designated >= 0:
+        code = out[designated * fields]
+    else:
+        code = -1
+        for i in range(len(out) // fields):
+            if (allowed >> i) & 1 and out[i * fields] > code:
+                code = out[i * fields]
+    return ISO_REASON.get(code, "AG01")
 
-    __slots__ = ("allowed", "args", "avails", "chosen", "cross", "deadline", "designated",
-                 "exclude", "holiday", "local", "order", "out", "st")
 
-    def __init__(self, order: Order, local: datetime, deadline: date | None, holiday: bool,
-                 avails: list[Availability | None], st: array[int], args: tuple[int, ...],
-                 allowed: int, designated: int, exclude: frozenset[str], cross: bool) -> None:
-        self.order = order
-        self.local = local
-        self.deadline = deadline
-        self.holiday = holiday
-        self.avails = avails
-        self.st = st
-        self.args = args
-        self.out: array[int] = array("q")
-        self.allowed = allowed
-        self.designated = designated
-        self.exclude = exclude
-        self.chosen = -1
-        self.cross = cross
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND
 
 
 def _or_none(value: int | None) -> int:
@@ -493,12 +492,3 @@ def _hit(party: Party, accounts: frozenset[str], agents: frozenset[str],
     if _norm(party.name) in names:
         return f"name {party.name!r}"
     return None
-
-
-def _lines(candidates: tuple[Candidate, ...]) -> tuple[str, ...]:
-    return tuple(f"{c.channel}: {c.reason + ' ' if c.reason else ''}{c.text}"
-                 for c in candidates)
-
-
-def _reject(reason: str, text: str, rule: str | None) -> RouteDecision:
-    return RouteDecision(channel=None, fee=0, reason=reason, explanation=(text,), rule=rule)

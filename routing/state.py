@@ -33,7 +33,9 @@ class RoutingState:
 
     channel_used: Mapping[tuple[str, date], int] = field(default_factory=dict)
     debtor_used: Mapping[tuple[str, str, date], int] = field(default_factory=dict)
-    positions: Mapping[str, int] = field(default_factory=dict)  # available liquidity, minor units
+    # (channel, currency) -> available liquidity on the channel's settlement account, minor
+    # units; the shape of ``AccountingWorker.positions`` (SWIFT holds one per currency)
+    positions: Mapping[tuple[str, str], int] = field(default_factory=dict)
     unavailable: frozenset[str] = frozenset()  # circuit open: breaker.allows(now) is False
     success_ppm: Mapping[str, int] = field(default_factory=dict)  # rolling success rate
 

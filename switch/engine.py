@@ -24,7 +24,7 @@ import msgspec
 from adapters.base import ChannelAdapter, ChannelError, ChannelStatus, Outcome
 from messages.errors import MessageError
 from routing.health import TECHNICAL_REASONS, CircuitBreaker, SuccessWindow
-from routing.router import Router
+from routing.router import RouteDecision, Router
 from routing.state import RoutingState
 from switch import crashpoints
 from switch.clock import Clock, Timer, iso
@@ -429,7 +429,8 @@ class PaymentEngine:
         def move(p: Payment, to: State, cause: str, *, reason: str | None = None,
                  channel: str | None = None, fee: int | None = None,
                  business_date: str | None = None, caps: tuple[CapDelta, ...] = (),
-                 events: tuple[Event, ...] = ()) -> Payment:
+                 events: tuple[Event, ...] = (), decision: RouteDecision | None = None
+                 ) -> Payment:
             if not can_move(State(p.state), to):
                 raise RuntimeError(f"illegal move {p.state} -> {to} for {p.payment_id}")
             if to in _RELEASING:
@@ -438,6 +439,7 @@ class PaymentEngine:
                 payment_id=p.payment_id, from_state=p.state, to_state=to, at=now, cause=cause,
                 reason=reason, channel=channel, fee=fee, business_date=business_date,
                 events=events, caps=caps,
+                route_decision=None if decision is None else decision.encode(),
             ))
             self._plan_caps(caps)
             moved = msgspec.structs.replace(
@@ -463,10 +465,10 @@ class PaymentEngine:
                 decision = self.router.decide(p.order, clock_now, self.routing_state(clock_now))
             finally:
                 self._plan_caps(tuple(_negate(d) for d in held))
-            why = "route: " + decision.summary()
+            why = "route: " + decision.head  # the whole explanation is stored with the move
             if decision.channel is None:
                 move(p, State.REJECTED, why, reason=decision.reason,
-                     events=(_event("payment.rejected", p.order),))
+                     events=(_event("payment.rejected", p.order),), decision=decision)
                 return
             if decision.channel not in self.adapters:
                 move(p, State.REJECTED, f"route: channel {decision.channel} not connected",
@@ -478,7 +480,7 @@ class PaymentEngine:
                 if p.state == State.ACCEPTED:
                     day, taken = _consume(p, decision.channel, decision.business_date)
                     p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee,
-                             business_date=day, caps=taken)
+                             business_date=day, caps=taken, decision=decision)
                     move(p, State.SCHEDULED,
                          f"scheduled for {decision.scheduled_for.isoformat()}")
                 wait = (decision.scheduled_for - clock_now).total_seconds()
@@ -486,7 +488,7 @@ class PaymentEngine:
                 return
             day, taken = _consume(p, decision.channel, decision.business_date)
             p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee,
-                     business_date=day, caps=(*held, *taken))
+                     business_date=day, caps=(*held, *taken), decision=decision)
             self._submit_when_open(p, move, effects)
         elif isinstance(item, _Resubmit):
             p = current(item.payment_id)
@@ -599,8 +601,8 @@ class PaymentEngine:
         # The caps move with the payment: given back on the old channel, taken on the new.
         day, taken = _consume(p, decision.channel, decision.business_date)
         p = move(p, State.ROUTED, f"{p.channel} refused it technically ({st.reason}); "
-                 f"fallback: {decision.summary()}", channel=decision.channel, fee=decision.fee,
-                 business_date=day, caps=(*_release(p), *taken))
+                 f"fallback: {decision.head}", channel=decision.channel, fee=decision.fee,
+                 business_date=day, caps=(*_release(p), *taken), decision=decision)
         self._submit_when_open(p, move, effects)
         return True
 

@@ -88,6 +88,13 @@ async def test_fallback_channel_takes_a_technically_refused_payment_with_the_sam
         assert [h.to_state for h in history] == [
             "ACCEPTED", "ROUTED", "SUBMITTED", "ROUTED", "SUBMITTED", "SETTLED"]
         assert "fallback" in history[3].cause and "MS03" in history[3].cause
+        # the fallback's decision is the one kept with the payment: IBPS already tried
+        decision = await app.store.route_decision(payment.payment_id)
+        assert decision is not None
+        assert (decision["channel"], decision["fee"]) == ("UnionPay", payment.fee)
+        assert [(c["channel"], c["reason"], c["text"]) for c in decision["candidates"]] == [
+            ("IBPS", "AG01", "already tried"), ("UnionPay", None, "chosen")]
+        assert history[3].cause.endswith("fallback: " + decision["explanation"][0])
     finally:
         await app.stop()
         await healthy.stop()

@@ -6,15 +6,19 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from routing.calendar import (
     Availability,
     ChannelCalendar,
     WorkingCalendar,
     availability,
+    availability_until,
     parse_hhmm,
 )
 from routing.catalogue import load_catalogue
+from tests.route_strategies import clocks
 
 SH = ZoneInfo("Asia/Shanghai")
 CAT = load_catalogue()
@@ -177,3 +181,53 @@ def test_naive_time_is_refused() -> None:
 def test_parse_hhmm_refuses(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_hhmm(bad)
+
+
+# --- how long an answer holds (what the router's cached windows rest on) --------------------
+
+CALENDARS = [
+    *(spec.calendar for spec in CAT.channels.values()),
+    ChannelCalendar(kind="window", opens="09:00", cutoff="17:00"),
+    ChannelCalendar(kind="window", opens="20:00", cutoff="17:00"),  # opens after the cut-off
+    ChannelCalendar(kind="window", opens="00:00", cutoff="24:00"),
+    ChannelCalendar(kind="continuous", day_switch="24:00"),
+    ChannelCalendar(kind="continuous", day_switch="00:01", roll_to_working_day=True),
+    ChannelCalendar(kind="cutoffs", cutoffs={"CNY": "24:00", "USD": "00:00"},
+                    value_days={"USD": 2}, holidays=(date(2026, 3, 3), date(2026, 12, 25))),
+    ChannelCalendar(kind="cutoffs", timezone="America/New_York", cutoffs={"CNY": "17:00"}),
+]
+
+
+def shape(a: Availability | None, at: datetime) -> tuple[object, ...] | None:
+    """What a span shares: business date, and open now or the fixed time it opens."""
+    return None if a is None else (a.business_date, a.opens_at == at or a.opens_at)
+
+
+@settings(max_examples=400, deadline=None)
+@given(spec=st.sampled_from(CALENDARS), start=clocks, currency=st.sampled_from(["CNY", "USD"]),
+       share=st.floats(0, 1, exclude_max=True), minute=st.booleans())
+def test_property_an_answer_holds_until_its_until(spec: ChannelCalendar, start: datetime,
+                                                  currency: str, share: float,
+                                                  minute: bool) -> None:
+    now = start.astimezone(SH)
+    if minute:  # as the router asks: at the start of the minute
+        now = now.replace(second=0, microsecond=0)
+    a, until = availability_until(spec, WORK, now, currency)
+    assert a == availability(spec, WORK, now, currency)
+    assert until > now and until.tzinfo is SH
+    last = until - timedelta(microseconds=1)
+    for t in (min(now + (until - now) * share, last), last):  # inside the span, the end too
+        b, b_until = availability_until(spec, WORK, t, currency)
+        assert (shape(b, t), b_until) == (shape(a, now), until)
+    after = availability(spec, WORK, until, currency)  # on ``until`` itself it may change
+    assert after is None or a is None or after.opens_at >= until
+
+
+def test_hvps_answer_changes_when_its_window_opens_then_at_the_cutoff() -> None:
+    hvps = CAT.channels["HVPS"].calendar
+    a, until = availability_until(hvps, WORK, t(2026, 3, 2, 18), "CNY")
+    assert (a, until) == (Availability(t(2026, 3, 2, 20, 30), date(2026, 3, 3)),
+                          t(2026, 3, 2, 20, 30))
+    a, until = availability_until(hvps, WORK, t(2026, 3, 2, 21), "CNY")
+    assert (a, until) == (Availability(t(2026, 3, 2, 21), date(2026, 3, 3)),
+                          t(2026, 3, 3, 17, 15))

@@ -6,22 +6,21 @@ import os
 import subprocess
 import sys
 from array import array
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastpath._route_py as pure_impl
-from routing.catalogue import Catalogue, load_catalogue
+from routing.catalogue import Catalogue
 from routing.fees import FeeSchedule, FeeTier
 from routing.router import Router
-from routing.state import RoutingState
-from switch.order import Order, Party
+from switch.order import Order
+from tests.route_strategies import catalogues, clocks, orders, states
 from tests.twins import twins
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,61 +239,13 @@ def test_property_kernel_fee_matches_fee_schedule(amount: int, schedule: int, bp
 
 # --- the whole router on both kernels: random orders, catalogues and clocks -----------------
 
-CAT = load_catalogue()
-AGENTS = ["103100000026", "102100099996", "NWBKGB2LXXX", "CHASUS33XXX", "XYZ"]
-COUNTRIES = ["CN", "CN", "GB", "US"]
-CHANNELS = list(CAT.channels)
-
-
-@st.composite
-def catalogues(draw: st.DrawFn) -> Catalogue:
-    channels = {}
-    for name, spec in CAT.channels.items():
-        fees = {}
-        for cur, fs in spec.fees.items():
-            tiers = tuple(msgspec.structs.replace(t, fixed=draw(st.integers(0, 40_000)),
-                                                  bps=draw(st.sampled_from([0, 0, 1, 5, 30])))
-                          for t in fs.tiers)
-            fees[cur] = msgspec.structs.replace(fs, tiers=tiers)
-        channels[name] = msgspec.structs.replace(
-            spec, fees=fees, latency_s=draw(st.integers(0, 20_000)),
-            max_amount=draw(st.one_of(st.none(), st.integers(1, 10**9))),
-            daily_cap=draw(st.one_of(st.none(), st.integers(0, 10**9))))
-    delay = msgspec.structs.replace(CAT.cost_of_delay, normal=draw(st.integers(0, 10**4)),
-                                    urgent=draw(st.integers(0, 10**7)))
-    return msgspec.structs.replace(CAT, channels=channels, cost_of_delay=delay)
-
-
-orders = st.builds(
-    lambda amount, cur, agent, country, lei, urgency, product, designated, when: Order(
-        client_order_id="H", amount=amount, currency=cur,
-        debtor=Party(account="6217000000000001", name="A", agent="102100099996"),
-        creditor=Party(account="6222000000000009", name="B", agent=agent, country=country,
-                       lei=lei),
-        urgency=urgency, product=product, designated_channel=designated,
-        requested_execution=when),
-    st.integers(1, 3 * 10**8), st.sampled_from(["CNY", "CNY", "USD", "EUR", "JPY", "CHF"]),
-    st.sampled_from(AGENTS), st.sampled_from(COUNTRIES), st.sampled_from([None, "LEI1"]),
-    st.sampled_from(["normal", "urgent"]), st.sampled_from(["CT", "SALARY", "XB", "OTHER"]),
-    st.one_of(st.none(), st.sampled_from(CHANNELS)),
-    st.one_of(st.none(), st.sampled_from(["2026-02-13", "2026-02-24", "2026-10-08"])))
-clocks = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 31),
-                      timezones=st.just(UTC))
-states = st.builds(
-    lambda used, unavailable, ppm, pos: RoutingState(
-        channel_used={(c, d.date()): used for c in CHANNELS
-                      for d in (datetime(2026, 2, 24), datetime(2026, 10, 8))},
-        unavailable=frozenset(unavailable), success_ppm=dict.fromkeys(CHANNELS, ppm),
-        positions=dict.fromkeys(CHANNELS[:3], pos)),
-    st.integers(0, 10**9), st.sets(st.sampled_from(CHANNELS), max_size=2),
-    st.integers(0, 1_000_000), st.integers(0, 10**9))
-
 
 @needs_cython
 @settings(max_examples=150, deadline=None)
-@given(cat=catalogues(), order=orders, now=clocks, state=states)
+@given(cat=catalogues(), order=orders, now=clocks, data=st.data())
 def test_property_router_decides_identically_on_both_kernels(
-        cat: Catalogue, order: Order, now: datetime, state: RoutingState) -> None:
+        cat: Catalogue, order: Order, now: datetime, data: st.DataObject) -> None:
+    state = data.draw(states(now))
     compiled = Router(cat, kernel=cython_impl).decide(order, now, state)
     pure = Router(cat, kernel=pure_impl).decide(order, now, state)
     assert compiled == pure

@@ -224,10 +224,55 @@ def test_a_channel_with_its_circuit_open_is_skipped() -> None:
 
 
 def test_short_position_rejects_with_am04_when_nothing_else_fits() -> None:
-    d = decide(amount=80_000 * CNY, state=RoutingState(positions={"HVPS": 79_999 * CNY}))
+    short = RoutingState(positions={("HVPS", "CNY"): 79_999 * CNY})
+    d = decide(amount=80_000 * CNY, state=short)
     assert (d.channel, d.reason) == (None, "AM04")
-    assert decide(amount=80_000 * CNY,
-                  state=RoutingState(positions={"HVPS": 80_000 * CNY})).channel == "HVPS"
+    assert d.explanation[0] == f"no channel can take it; HVPS: available position " \
+                               f"{79_999 * CNY} below the amount"
+    assert decide(amount=80_000 * CNY, state=RoutingState(
+        positions={("HVPS", "CNY"): 80_000 * CNY})).channel == "HVPS"
+
+
+def test_a_channel_short_of_liquidity_is_skipped_for_the_next_best() -> None:
+    assert decide(amount=30_000 * CNY).channel == "BEPS"
+    short = RoutingState(positions={("BEPS", "CNY"): 30_000 * CNY - 1,
+                                    ("IBPS", "CNY"): 10**12})
+    d = decide(amount=30_000 * CNY, state=short)
+    assert (d.channel, d.fee) == ("IBPS", fee("IBPS", 30_000 * CNY))
+    assert cand(d, "BEPS") == (False, "AM04")
+    beps = next(c for c in d.candidates if c.channel == "BEPS")
+    assert beps.text == f"available position {30_000 * CNY - 1} below the amount"
+    # an overdrawn position takes nothing; exactly the amount is enough
+    overdrawn = decide(amount=1, state=RoutingState(positions={("BEPS", "CNY"): -5}))
+    assert overdrawn.channel != "BEPS" and cand(overdrawn, "BEPS") == (False, "AM04")
+    exact = RoutingState(positions={("BEPS", "CNY"): 30_000 * CNY})
+    assert decide(amount=30_000 * CNY, state=exact).channel == "BEPS"
+
+
+def test_positions_are_per_channel_and_currency() -> None:
+    usd = cross_border("USD", amount=10_000 * 100)
+    short_usd = RoutingState(positions={("SWIFT", "USD"): 10_000 * 100 - 1,
+                                        ("SWIFT", "EUR"): 10**12})
+    d = decide(state=short_usd, **usd)
+    assert (d.channel, d.reason) == (None, "AM04")  # only SWIFT settles USD
+    # a short position in another currency, or on another channel, changes nothing
+    other = RoutingState(positions={("SWIFT", "EUR"): 0, ("CIPS", "USD"): 0,
+                                    ("SWIFT", "CNY"): 0})
+    assert decide(state=other, **usd).channel == "SWIFT"
+    # cross-border CNY: CIPS short of renminbi, SWIFT's correspondent is not
+    cny = cross_border(amount=500_000 * CNY)
+    d = decide(state=RoutingState(positions={("CIPS", "CNY"): 100 * CNY}), **cny)
+    assert d.channel == "SWIFT" and cand(d, "CIPS") == (False, "AM04")
+    d = decide(state=RoutingState(positions={("CIPS", "CNY"): 100 * CNY,
+                                             ("SWIFT", "CNY"): 100 * CNY}), **cny)
+    assert (d.channel, d.reason) == (None, "AM04")
+
+
+def test_a_designated_channel_short_of_liquidity_is_rejected_am04() -> None:
+    short = RoutingState(positions={("HVPS", "CNY"): 100 * CNY})
+    d = decide(amount=30_000 * CNY, designated_channel="HVPS", state=short)
+    assert (d.channel, d.reason, d.rule) == (None, "AM04", "designated")
+    assert decide(amount=30_000 * CNY, state=short).channel == "BEPS"  # undesignated: unaffected
 
 
 def test_a_poor_success_rate_costs_its_expected_retries() -> None:
@@ -301,7 +346,7 @@ def test_ties_break_by_catalogue_order() -> None:
 
 def test_decision_is_json_with_candidates_and_cost() -> None:
     d = decide(amount=30_000 * CNY)
-    doc = msgspec.json.decode(msgspec.json.encode(d))
+    doc = msgspec.json.decode(msgspec.json.encode(d.explain()))
     assert doc["channel"] == "BEPS" and len(doc["candidates"]) == len(CAT.channels)
     assert doc["cost"]["fee"] == doc["cost"]["fee_net"] + doc["cost"]["vat"] == d.fee
     assert d.summary().startswith("routed to BEPS")

@@ -51,7 +51,8 @@ class CapRow(msgspec.Struct, frozen=True):
 class Transition(msgspec.Struct, frozen=True, kw_only=True):
     """Move one payment from `from_state` to `to_state`; applied only if it is still there.
 
-    Its cap deltas are applied in the same transaction, and only if the move applies.
+    Its cap deltas, and the routing decision it carries out, are written in the same
+    transaction, and only if the move applies.
     """
 
     payment_id: str
@@ -65,6 +66,9 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     business_date: str | None = None  # the business day whose caps the payment holds
     events: tuple[Event, ...] = ()
     caps: tuple[CapDelta, ...] = ()
+    # routing.RouteDecision.encode() of the decision this move carries out (ROUTED, or REJECTED
+    # by routing): kept with the history row, read back by Store.route_decision
+    route_decision: bytes | None = None
 
 
 class IntakeError(msgspec.Struct, frozen=True):
@@ -214,6 +218,11 @@ class Store(ABC):
     @abstractmethod
     async def route_caps(self, since: str) -> list[CapRow]:
         """Daily caps used on business days >= ``since`` (ISO date), channel rows included."""
+
+    @abstractmethod
+    async def route_decision(self, payment_id: str) -> dict[str, Any] | None:
+        """The payment's latest routing decision as ``payswitch route --explain`` prints it
+        (channel, scheduled_for, reason_code, candidates, cost...); None if never routed."""
 
     # -- the accounting side reads the outbox (never the transaction path) -----------------
     @abstractmethod

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from routing.decision import explain_record
 from switch.order import Payment
 from switch.store.base import (
     BatchResult,
@@ -89,6 +90,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    # The routing decision (routing.decision.DecisionRecord, MessagePack) on the history row
+    # of the transition that carried it out.
+    (2, ["ALTER TABLE payment_history ADD COLUMN route_decision BYTEA"]),
 ]
 
 # Any fixed number: it only has to be the same in every process migrating this database.
@@ -197,7 +201,8 @@ class PostgresStore(Store):
             if p.payment_id in created:
                 created.discard(p.payment_id)  # the same payment twice in a batch: created once
                 result.append((p, True))
-                history.append((p.payment_id, None, p.state, p.created_at, "intake", p.reason))
+                history.append(
+                    (p.payment_id, None, p.state, p.created_at, "intake", p.reason, None))
                 outbox.extend(
                     (p.payment_id, e.type, encode_body(e.body), p.created_at) for e in new.events
                 )
@@ -273,9 +278,8 @@ class PostgresStore(Store):
                     applied[i] = True
                     if t.caps:
                         moved_caps.append(t)
-                    history.append(
-                        (t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason)
-                    )
+                    history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause,
+                                    t.reason, t.route_decision))
                     outbox.extend(
                         (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
                     )
@@ -348,6 +352,14 @@ class PostgresStore(Store):
         )
         return [CapRow(*r) for r in rows]
 
+    async def route_decision(self, payment_id: str) -> dict[str, Any] | None:
+        blob = await self.pool.fetchval(
+            "SELECT route_decision FROM payment_history WHERE payment_id = $1 "
+            "AND route_decision IS NOT NULL ORDER BY id DESC LIMIT 1",
+            payment_id,
+        )
+        return None if blob is None else explain_record(blob)
+
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
         rows = await self.pool.fetch(
             "SELECT event_id, payment_id, event_type, body, created_at FROM outbox "
@@ -362,10 +374,10 @@ async def _insert_history_outbox(
 ) -> None:
     if history:
         await con.execute(
-            "INSERT INTO payment_history (payment_id, from_state, to_state, at, cause, reason) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
-            "$6::text[])",
-            *_columns(history, 6),
+            "INSERT INTO payment_history (payment_id, from_state, to_state, at, cause, reason, "
+            "route_decision) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+            "$4::text[], $5::text[], $6::text[], $7::bytea[])",
+            *_columns(history, 7),
         )
     if outbox:
         await con.execute(

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from routing.decision import explain_record
 from switch.order import Payment
 from switch.store.base import (
     BatchResult,
@@ -94,6 +95,9 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    # The routing decision (routing.decision.DecisionRecord, MessagePack) on the history row
+    # of the transition that carried it out.
+    (2, ["ALTER TABLE payment_history ADD COLUMN route_decision BLOB"]),
 ]
 
 _PAYMENT_COLS = (
@@ -245,6 +249,18 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
+    async def route_decision(self, payment_id: str) -> dict[str, Any] | None:
+        def q(db: sqlite3.Connection) -> bytes | None:
+            row = db.execute(
+                "SELECT route_decision FROM payment_history WHERE payment_id = ? "
+                "AND route_decision IS NOT NULL ORDER BY id DESC LIMIT 1",
+                (payment_id,),
+            ).fetchone()
+            return None if row is None else bytes(row[0])
+
+        blob = await self._run(q)
+        return None if blob is None else explain_record(blob)
+
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
         def q(db: sqlite3.Connection) -> list[OutboxEvent]:
             rows = db.execute(
@@ -299,7 +315,8 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
             )
             if cur.rowcount == 1:
                 accepted.append((p, True))
-                history.append((p.payment_id, None, p.state, p.created_at, "intake", p.reason))
+                history.append(
+                    (p.payment_id, None, p.state, p.created_at, "intake", p.reason, None))
                 outbox.extend(
                     (p.payment_id, e.type, encode_body(e.body), p.created_at) for e in new.events
                 )
@@ -323,7 +340,8 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
             if ok:
                 if t.caps:
                     moved.append(t)
-                history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason))
+                history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason,
+                                t.route_decision))
                 outbox.extend(
                     (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
                 )
@@ -337,8 +355,8 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
             )
         if history:
             db.executemany(
-                "INSERT INTO payment_history (payment_id, from_state, to_state, at, cause, reason) "
-                "VALUES (?,?,?,?,?,?)",
+                "INSERT INTO payment_history (payment_id, from_state, to_state, at, cause, reason, "
+                "route_decision) VALUES (?,?,?,?,?,?,?)",
                 history,
             )
         if outbox:
