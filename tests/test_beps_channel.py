@@ -17,7 +17,7 @@ from adapters import adapter_class
 from adapters.base import ChannelError, ChannelStatus, Outcome
 from adapters.beps import BepsAdapter, BepsLinkConfig
 from messages.errors import MessageError
-from messages.iso20022 import parse_camt053, parse_pacs002, parse_pacs008
+from messages.iso20022 import TxStatus, parse_camt053, parse_pacs002, parse_pacs008
 from routing import load_catalogue
 from simulators.beps import BepsConfig, BepsSimulator
 from simulators.faults import FaultPlan, FaultRule
@@ -317,10 +317,11 @@ def test_pending_deadline_is_the_receipt_deadline_plus_a_session(
         now: datetime, last: datetime) -> None:
     adapter = BepsAdapter("127.0.0.1", 1, clock=VirtualClock(now), sender_bank=US,
                           reply_timeout=REPLY)
-    assert adapter.pending_timeout() == (last - now).total_seconds() + REPLY
+    acknowledged = TxStatus("E1", "ACTC")
+    assert adapter.pending_timeout(acknowledged) == (last - now).total_seconds() + REPLY
     fixed = BepsAdapter("127.0.0.1", 1, clock=VirtualClock(now), sender_bank=US,
                         pending_timeout=600.0)
-    assert fixed.pending_timeout() == 600.0
+    assert fixed.pending_timeout(acknowledged) == 600.0
 
 
 async def test_doubled_answers_have_no_double_effect() -> None:
