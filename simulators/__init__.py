@@ -18,6 +18,7 @@ __all__ = ["SIMULATORS", "FaultPlan", "FaultRule", "simulator_class"]
 # channel (case-insensitive) -> "module:class"
 SIMULATORS: dict[str, str] = {
     "ibps": "simulators.ibps:IbpsSimulator",
+    "swift": "simulators.swift:SwiftSimulator",
 }
 
 
