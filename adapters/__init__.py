@@ -25,6 +25,7 @@ __all__ = [
 # `from_config(config, clock=..., bank=...)` and `channel` (its name in the routing catalogue).
 ADAPTERS: dict[str, str] = {
     "ibps": "adapters.ibps:IbpsAdapter",
+    "swift": "adapters.swift:SwiftAdapter",
 }
 
 
