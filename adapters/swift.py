@@ -59,6 +59,7 @@ from messages.translate import (
     pacs009_to_mt202,
     read_mx,
 )
+from messages.translate.returns import is_return
 from switch.clock import Clock
 from switch.order import Party, Payment
 
@@ -230,7 +231,7 @@ class SwiftAdapter(MxAdapter):
         """The pacs.009 COV that moves the money of ``payment`` through the correspondent."""
         tx = self.transfer(payment)
         bank = BankTransfer(
-            end_to_end_id=tx.end_to_end_id, tx_id=tx.tx_id, instr_id=cover_reference(
+            end_to_end_id=tx.end_to_end_id, tx_id=("C" + tx.tx_id)[:35], instr_id=cover_reference(
                 tx.end_to_end_id), uetr=tx.uetr, amount=tx.amount, currency=tx.currency,
             settlement_date=tx.settlement_date, debtor=self._sender,
             creditor=tx.creditor_agent, instructing_agent=self._sender,
@@ -318,8 +319,7 @@ class SwiftAdapter(MxAdapter):
     def _on_mt(self, msg: Any) -> None:
         if isinstance(msg, MT199):
             self._on_report(mt199_to_pacs002(msg, created_at=self._clock.now()).message)
-        elif isinstance(msg, MT103) and msg.sender_to_receiver_info and \
-                msg.sender_to_receiver_info[0].startswith("/RETN/"):
+        elif isinstance(msg, MT103) and is_return(msg):
             self._on_returns(mt103_return_to_pacs004(msg, created_at=self._clock.now()).message)
         else:
             log.warning("%s: MT%s ignored: not an answer", self.channel, msg.MESSAGE_TYPE)

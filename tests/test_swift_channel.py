@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
+import msgspec
 import pytest
 
 from adapters.base import Outcome
@@ -402,3 +403,21 @@ async def test_many_pipelined_payments_settle(pair: Pair) -> None:
                      timeout=60)
     assert sum(pair.sim.balances(c)[BOFA] for c in ("GBP", "USD", "EUR")) == 30_000
     assert len(pair.sim.items()) == 300 and pair.sim.duplicates() == 0
+
+
+@pytest.mark.parametrize(("bearer", "chrgbr", "field_71a"), [
+    ("DEBT", "DEBT", "OUR"), ("CRED", "CRED", "BEN"), ("SHAR", "SHAR", "SHA"),
+    ("SLEV", "SHAR", "SHA"),  # CBPR+ has no SLEV: the charges are shared
+])
+async def test_charge_bearer_travels_as_chrgbr_or_71a(pair: Pair, bearer: str, chrgbr: str,
+                                                      field_71a: str) -> None:
+    pair.sim.server.traffic = []
+    p = payment(40, "GBP")
+    p.order = msgspec.structs.replace(p.order, charge_bearer=bearer)
+    await pair.adapter.submit(p)
+    await pair.final(p)
+    (sent,) = [m for d, m in pair.sim.server.traffic if d == "in"]
+    if pair.adapter.format == "mx":
+        assert f"<ChrgBr>{chrgbr}</ChrgBr>".encode() in sent
+    else:
+        assert f":71A:{field_71a}\r\n".encode() in sent
