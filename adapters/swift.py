@@ -48,6 +48,7 @@ from messages.iso20022 import (
     build_pacs009,
     build_pacs028,
     message_name,
+    parse_business_message,
     parse_pacs002,
     parse_pacs004,
 )
@@ -57,7 +58,6 @@ from messages.translate import (
     mt199_to_pacs002,
     pacs008_to_mt103,
     pacs009_to_mt202,
-    read_mx,
 )
 from messages.translate.returns import is_return
 from switch.clock import Clock
@@ -306,7 +306,7 @@ class SwiftAdapter(MxAdapter):
             if frame.startswith(b"{1:"):
                 self._on_mt(parse_mt(frame.decode("ascii")))
                 return
-            name, document, _ = read_mx(frame)
+            name, document = _read_mx(frame)
             if name.startswith("pacs.002"):
                 self._on_report(parse_pacs002(document))
             elif name.startswith("pacs.004"):
@@ -390,6 +390,16 @@ def gpi_status(tx: TxStatus) -> TxStatus:
             return msgspec.structs.replace(tx, reason_proprietary=found.group(1),
                                            additional_info=found.group(2) or None)
     return tx
+
+
+def _read_mx(frame: bytes) -> tuple[str, bytes]:
+    """(message name, Document) of a business message, or of a bare Document (a link-level
+    refusal). The business message is tried first: it is what the link almost always carries."""
+    try:
+        document = parse_business_message(frame)[1]
+    except MessageError:
+        document = frame
+    return message_name(document), document
 
 
 def _log_losses(msg_id: str, warnings: tuple[Any, ...]) -> None:
