@@ -381,11 +381,14 @@ async def test_same_seed_plan_and_input_give_byte_identical_traffic() -> None:
             ps = [payment(100 + i, ("GBP", "USD", "JPY")[i % 3], 1_000 + i) for i in range(30)]
             for p in ps:
                 await pair.adapter.submit(p)
-            await pair.until(lambda: len(pair.sim.items()) == len(ps))
+            covers = sum(p.order.currency == "USD" for p in ps)
+            traffic = pair.sim.server.traffic
+            # every transfer and cover in before the clock moves (traffic would differ if not)
+            await pair.until(lambda: [d for d, _ in traffic].count("in") == len(ps) + covers)
             pair.clock.advance(timedelta(seconds=1))  # delayed replies and their transfers
             pair.clock.set(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))  # JPY's value date
             await pair.settle_down()
-            return list(pair.sim.server.traffic)
+            return list(traffic)
         finally:
             await dispose(pair)
 
