@@ -29,6 +29,7 @@ ADAPTERS: dict[str, str] = {
     "hvps": "adapters.hvps:HvpsAdapter",
     "cips": "adapters.cips:CipsAdapter",
     "unionpay": "adapters.unionpay:UnionPayAdapter",
+    "swift": "adapters.swift:SwiftAdapter",
 }
 
 

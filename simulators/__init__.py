@@ -22,6 +22,7 @@ SIMULATORS: dict[str, str] = {
     "hvps": "simulators.hvps:HvpsSimulator",
     "cips": "simulators.cips:CipsSimulator",
     "unionpay": "simulators.unionpay:UnionPaySimulator",
+    "swift": "simulators.swift:SwiftSimulator",
 }
 
 

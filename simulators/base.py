@@ -10,7 +10,7 @@ the participant is back), and the admin operations tests and operators use (JSON
 - ``books``: ``balances``, item counts by state, ``received`` arrivals, ``duplicates`` (arrivals
   of an item beyond its first), ``settled_amount``;
 - ``items``: every item with its state, reason, amount and business day;
-- ``fund`` {participant, amount, ref?}: money into (or out of) a settlement account;
+- ``fund`` {participant, amount, ref?, currency?}: money into (or out of) a settlement account;
 - ``return`` {end_to_end_id, reason}: the receiving side sends a settled item back;
 - ``injected`` {participant?}: the statement differences the fault plan put in so far;
 - ``day_switch`` {date?}: what the channel does when its business day closes.
@@ -206,9 +206,10 @@ class ChannelSimulator(ABC):
                 for i in self.books.items.values()]}
         if op == "fund":
             participant, amount = str(request["participant"]), int(request["amount"])
+            currency = str(request.get("currency") or self.books.currency)
             self.books.fund(participant, amount, self.business_date(), self.now(),
-                            str(request.get("ref") or self.next_id("FUND")))
-            return {"balance": self.books.balance(participant)}
+                            str(request.get("ref") or self.next_id("FUND")), currency)
+            return {"balance": self.books.balance(participant, currency)}
         if op == "return":
             item = self.books.items[str(request["end_to_end_id"])]
             self.return_item(item, str(request.get("reason") or "NARR"))

@@ -157,6 +157,21 @@ class SimBooks:
         self.movements.append(Movement(participant, currency, amount, day, at, e2e, kind,
                                        counterparty))
 
+    def open_account(self, participant: str, currency: str, opening: int) -> None:
+        """An account in another currency, holding ``opening`` before the books' first day
+        (a SWIFT participant keeps a nostro per currency).
+
+        >>> books = SimBooks({"A": 1000}, currency="CNY")
+        >>> books.open_account("A", "USD", 50)
+        >>> books.balance("A", "USD"), books.balance("A")
+        (50, 1000)
+        """
+        if (participant, currency) in self._balances:
+            raise ValueError(f"{participant} already has a {currency} account")
+        self.participants.add(participant)
+        self._opening[(participant, currency)] = opening
+        self._balances[(participant, currency)] = opening
+
     def fund(self, participant: str, amount: int, day: date, at: datetime, ref: str,
              currency: str | None = None) -> None:
         """Money raised into (or out of, amount < 0) a participant's settlement account."""
