@@ -113,6 +113,7 @@ class PaymentEngine:
         batch_max: int = 2000,
         retry_delay_s: float = 1.0,
         inquiry_delay_s: float = 1.0,
+        inquiry_backoff_cap_s: float = 300.0,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -121,6 +122,8 @@ class PaymentEngine:
         self.batch_max = batch_max
         self.retry_delay_s = retry_delay_s
         self.inquiry_delay_s = inquiry_delay_s
+        self.inquiry_backoff_cap_s = inquiry_backoff_cap_s
+        self._inquiries: dict[str, int] = {}  # inquiries made per UNKNOWN payment
         self.publish: Publish = lambda p: None
         self.metrics: NullMetrics = NO_METRICS
         self._inbox: deque[Any] = deque()
@@ -393,6 +396,8 @@ class PaymentEngine:
                 p, t.from_state, to, t.reason, t.channel or p.channel, t.cause)})
 
     def _remember(self, payment: Payment) -> None:
+        if payment.state != State.UNKNOWN:
+            self._inquiries.pop(payment.payment_id, None)
         if payment.state in TERMINAL:
             self._live.pop(payment.payment_id, None)
         else:
@@ -578,14 +583,24 @@ class PaymentEngine:
                  reason=st.reason, events=(_event("payment.rejected", p.order, channel=p.channel),))
         elif st.outcome == Outcome.UNKNOWN and p.state == State.SUBMITTED:
             move(p, State.UNKNOWN, f"no answer from {p.channel} in time", reason="AB05")
-            self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
+            self._inquire_later(p.payment_id)
         elif st.outcome == Outcome.NOT_FOUND and waiting:
             # The channel says it never got it: sending again with the same ids is safe.
             if p.state == State.UNKNOWN:
                 p = move(p, State.SUBMITTED, f"{p.channel} never received it; resend same ids")
             effects.send.append(p)
         elif st.outcome == Outcome.PENDING and p.state == State.UNKNOWN:
-            self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
+            # The channel has it and has not finished (a queue, a session, gpi, a reversal in
+            # progress): ask again, less and less often, until it gives its final word.
+            self._inquire_later(p.payment_id)
+
+    def _inquire_later(self, payment_id: str) -> None:
+        """The next status inquiry of an UNKNOWN payment: 1, 2, 4 ... times the inquiry delay,
+        capped, so a long wait at the channel costs a few inquiries, not one a second."""
+        n = self._inquiries.get(payment_id, 0)
+        self._inquiries[payment_id] = n + 1
+        delay = min(self.inquiry_delay_s * (2 ** min(n, 30)), self.inquiry_backoff_cap_s)
+        self._later(delay, _Inquire(payment_id))
 
     def _fall_back(self, p: Payment, st: ChannelStatus, move: Any, effects: _SideEffects) -> bool:
         """After a technical refusal (never after UNKNOWN) try the next-best channel, keeping
@@ -633,7 +648,7 @@ class PaymentEngine:
         try:
             await adapter.inquire(p)
         except ChannelError:
-            self._later(self.inquiry_delay_s, _Inquire(p.payment_id))
+            self._inquire_later(p.payment_id)
 
 
 class _Returned(msgspec.Struct):

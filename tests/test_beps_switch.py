@@ -82,3 +82,58 @@ async def test_orders_settle_through_a_beps_session_and_the_ledger_balances(
         await app.stop()
         await beps.stop()
         await ibps.stop()
+
+
+async def test_an_unknown_item_waiting_for_its_session_is_inquired_with_backoff(
+        tmp_path: object) -> None:
+    """After a lost line a BEPS item is UNKNOWN; the channel answers PENDING until the session.
+    The switch asks again less and less often, not once a second for half an hour."""
+    clock = VirtualClock(datetime(2026, 3, 2, 10, 0, 30, tzinfo=SH))  # session at 10:30
+    beps = BepsSimulator(BepsConfig(), clock, seed=1)
+    beps.server.traffic = []
+    config = SwitchConfig(
+        server=ServerConfig(port=0), store=StoreConfig(),
+        clients={CLIENT_ID: ClientConfig(secret=CLIENT_SECRET)},
+        channels={"beps": BepsLinkConfig(port=await beps.start(), reply_timeout_s=5,
+                                         package_wait_s=1.0)})
+    app = SwitchApp(config, store_url=f"sqlite://{tmp_path}/b.db", clock=clock)
+    port = await app.start(port=0)
+    try:
+        o = order(amount=12_345, designated_channel="BEPS")
+        async with await SwitchClient.connect("127.0.0.1", port, CLIENT_ID, CLIENT_SECRET) as c:
+            await c.submit(o)
+            while not beps.books.items:
+                clock.advance(timedelta(seconds=1))  # the package wait
+                await asyncio.sleep(0.02)
+            for _ in range(300):  # the package receipt (ACTC) has come back
+                if any(kind == "out" for kind, _ in beps.server.traffic):
+                    break
+                await asyncio.sleep(0.01)
+            for link in list(beps.server.links):
+                link.abort()  # the line drops: the adapter reports the item UNKNOWN
+            for _ in range(300):
+                status = c.statuses.get(o.client_order_id)
+                if status is not None and status.state == "UNKNOWN":
+                    break
+                await asyncio.sleep(0.01)
+            assert c.statuses[o.client_order_id].state == "UNKNOWN"
+            while clock.now() < datetime(2026, 3, 2, 10, 29, 59, tzinfo=SH):
+                clock.advance(timedelta(seconds=1))
+                if clock.now().second == 0:
+                    await asyncio.sleep(0.02)  # let inquiries and answers cross the link
+            await asyncio.sleep(0.2)
+            inquiries = [m for kind, m in beps.server.traffic
+                         if kind == "in" and b"FIToFIPmtStsReq" in m]
+            # ~29 minutes at 1, 2, 4 ... seconds, capped at 300: about a dozen, never 1,700
+            assert 5 <= len(inquiries) <= 16, len(inquiries)
+            clock.set(datetime(2026, 3, 2, 10, 30, tzinfo=SH))  # the session settles it
+            for _ in range(30):
+                clock.advance(timedelta(seconds=60))
+                await asyncio.sleep(0.05)
+                status = c.statuses.get(o.client_order_id)
+                if status is not None and status.final:
+                    break
+            assert (await c.wait_final(o.client_order_id, timeout=10)).state == "SETTLED"
+    finally:
+        await app.stop()
+        await beps.stop()
