@@ -472,6 +472,15 @@ class PaymentEngine:
                 self._plan_caps(tuple(_negate(d) for d in held))
             why = "route: " + decision.head  # the whole explanation is stored with the move
             if decision.channel is None:
+                reopens = self._circuits_reopen(clock_now) if decision.reason == "AB07" else None
+                if reopens is not None:
+                    # Only open circuits stand in the way, and they probe again later: wait
+                    # for that, as for a window that opens later, rather than refuse.
+                    if p.state == State.ACCEPTED:
+                        move(p, State.SCHEDULED, f"{why}; waiting until {reopens.isoformat()} "
+                             "for a circuit to close", reason="AB07", decision=decision)
+                    self._later((reopens - clock_now).total_seconds(), _Route(p))
+                    return
                 move(p, State.REJECTED, why, reason=decision.reason,
                      events=(_event("payment.rejected", p.order),), decision=decision)
                 return
@@ -509,7 +518,8 @@ class PaymentEngine:
                 move(p, State.REJECTED, f"not sendable: {item.detail}", reason=item.reject,
                      events=(_event("payment.rejected", p.order, channel=p.channel),))
             elif p is not None and p.state == State.SUBMITTED:
-                self._observe(p.channel, ok=False)
+                # Nothing left the switch (the link dropped under it): no verdict on the
+                # channel for its breaker, which counts the channel's own refusals.
                 move(p, State.ROUTED, f"not sent: {item.detail}")
                 self._later(self.retry_delay_s, _Resubmit(p.payment_id))
         elif isinstance(item, ChannelStatus):
@@ -532,6 +542,12 @@ class PaymentEngine:
             unavailable=frozenset(c for c, b in self.breakers.items() if not b.allows(now)),
             success_ppm={c: w.ppm() for c, w in self.success.items()},
         )
+
+    def _circuits_reopen(self, now: datetime) -> datetime | None:
+        """When the first open circuit lets a probe through (None: no circuit is open)."""
+        times = [b.opened_at + b.cool_down for b in self.breakers.values()
+                 if b.opened_at is not None and b.state(now) == "open"]
+        return min(times) if times else None
 
     def _plan_caps(self, deltas: tuple[CapDelta, ...]) -> None:
         """Count deltas in this turn's overlay only (what later decisions of the turn see)."""
@@ -582,8 +598,11 @@ class PaymentEngine:
             move(p, State.REJECTED, f"{p.channel} rejected: {st.detail or st.reason}",
                  reason=st.reason, events=(_event("payment.rejected", p.order, channel=p.channel),))
         elif st.outcome == Outcome.UNKNOWN and p.state == State.SUBMITTED:
-            move(p, State.UNKNOWN, f"no answer from {p.channel} in time", reason="AB05")
+            move(p, State.UNKNOWN, f"no answer from {p.channel} in time ({st.detail})",
+                 reason="AB05")
             self._inquire_later(p.payment_id)
+        elif st.outcome == Outcome.UNKNOWN and p.state == State.UNKNOWN:
+            self._inquire_later(p.payment_id)  # the inquiry itself went unanswered: ask again
         elif st.outcome == Outcome.NOT_FOUND and waiting:
             # The channel says it never got it: sending again with the same ids is safe.
             if p.state == State.UNKNOWN:

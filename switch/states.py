@@ -24,7 +24,9 @@ TERMINAL = frozenset({State.SETTLED, State.REJECTED, State.RETURNED, State.CANCE
 
 _ALLOWED: dict[State, frozenset[State]] = {
     State.RECEIVED: frozenset({State.ACCEPTED, State.REJECTED}),
-    State.ACCEPTED: frozenset({State.ROUTED, State.REJECTED, State.CANCELLED}),
+    # ACCEPTED -> SCHEDULED without a channel: every channel that could take it has its
+    # circuit open; it is routed again when one probes back.
+    State.ACCEPTED: frozenset({State.ROUTED, State.SCHEDULED, State.REJECTED, State.CANCELLED}),
     State.ROUTED: frozenset(
         {State.SCHEDULED, State.QUEUED_FOR_BATCH, State.SUBMITTED, State.REJECTED, State.CANCELLED}
     ),
