@@ -60,7 +60,7 @@ setup(
     packages=find_packages(include=[f"{top}*" for top in TOP_LEVEL]),
     package_data={"fastpath": ["*.pyi", "*.pxd", "*.pyx", "py.typed"],
                   "switch": ["*.toml"], "routing": ["*.toml"],
-                  "accounting": ["*.toml"]},
+                  "accounting": ["*.toml"], "simulators": ["*.toml"]},
     ext_modules=ext_modules,
     cmdclass={"build_ext": OptionalBuildExt},
     install_requires=[

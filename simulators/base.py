@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from simulators.books import SimBooks, SimItem
+from simulators.books import ItemState, SimBooks, SimItem
 from simulators.faults import FaultAction, FaultDecision, FaultDice, FaultPlan
 from simulators.link import Framing, SimLink, SimServer
 from switch.clock import Clock
@@ -122,6 +122,15 @@ class ChannelSimulator(ABC):
     def received_count(self, end_to_end_id: str) -> int:
         return self.books.received[end_to_end_id]
 
+    def settled_by_currency(self) -> dict[str, int]:
+        """What stands settled per currency (returned and reversed items excluded): the money
+        the senders' books must show moved out through this channel."""
+        out: dict[str, int] = {}
+        for item in self.books.items.values():
+            if item.state is ItemState.SETTLED:
+                out[item.currency] = out.get(item.currency, 0) + item.amount
+        return out
+
     def duplicates(self) -> int:
         """Arrivals of an item beyond its first: what a switch must never cause by a resend
         under a new identifier (the books count identical resends here too)."""
@@ -197,7 +206,8 @@ class ChannelSimulator(ABC):
             return {"balances": self.books.balances(), "items": dict(by_state),
                     "received": sum(self.books.received.values()),
                     "duplicates": self.duplicates(),
-                    "settled_amount": self.books.settled_total()}
+                    "settled_amount": self.books.settled_total(),
+                    "settled_by_currency": self.settled_by_currency()}
         if op == "items":
             return {"items": [
                 {"end_to_end_id": i.end_to_end_id, "state": i.state.value, "reason": i.reason,

@@ -66,6 +66,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulators.faults import FaultPlan
     from switch.clock import parse_clock
 
+    if args.channel.lower() == "all":
+        return _simulate_all(args)
     try:
         sim_class = simulator_class(args.channel)
     except KeyError:
@@ -92,12 +94,31 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                                args.port))
 
 
+def _simulate_all(args: argparse.Namespace) -> int:
+    from simulators.farm import Farm, load_farm_config, load_farm_faults, run_farm
+    from switch.clock import parse_clock
+
+    try:
+        configs = load_farm_config(args.config)
+    except (OSError, ValueError, tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(args.config, str(exc)) from exc
+    try:
+        faults = load_farm_faults(args.faults)
+    except (OSError, ValueError, tomllib.TOMLDecodeError, msgspec.ValidationError) as exc:
+        raise ConfigError(args.faults, str(exc)) from exc
+    try:
+        clock = parse_clock(args.clock)
+    except ValueError as exc:
+        raise ConfigError("--clock", str(exc)) from exc
+    return _run(run_farm(Farm(clock, args.seed, configs=configs, faults=faults)))
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from switch.demo import run_demo
 
     return _run(run_demo(
         orders=args.orders, seed=args.seed, store_url=args.store, as_json=args.json,
-        window=args.window,
+        window=args.window, faults=args.faults,
     ))
 
 
@@ -140,12 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (default WARNING)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="switch + IBPS simulator + load, ending in a summary")
+    demo = sub.add_parser("demo", help="switch + six channel simulators + load, then a summary")
     demo.add_argument("--orders", type=int, default=10_000)
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--store", help="store URL (default: a fresh demo.db by the default store)")
     demo.add_argument("--window", type=int, default=1000, help="orders in flight at once")
     demo.add_argument("--json", action="store_true", help="print the summary as JSON")
+    demo.add_argument("--faults", help="'chaos' (the shipped plan) or a farm fault plan (TOML)")
     demo.set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="run the switch")
@@ -177,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)  # ledger trial-balance | account | payment, accounting run
 
     sim = sub.add_parser("simulate", help="run a channel simulator")
-    sim.add_argument("channel", help="the channel: IBPS, ...")
+    sim.add_argument("channel", help="IBPS, HVPS, BEPS, UnionPay, CIPS, SWIFT, or 'all'")
     sim.add_argument("--port", type=int, default=0)
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--faults", help="fault plan (JSON or TOML)")
