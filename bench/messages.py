@@ -100,7 +100,7 @@ def lxml_build_pacs008(msg: Pacs008) -> bytes:
 
     def party(parent: etree._Element, name: str, value: PartyAccount) -> None:
         element = sub(parent, ns + name)
-        leaf(element, "Nm", value.name)
+        leaf(element, "Nm", value.name or "")
         leaf(sub(element, ns + "PstlAdr"), "Ctry", value.country or "")
         account = sub(sub(sub(parent, ns + name + "Acct"), ns + "Id"), ns + "Othr")
         leaf(account, "Id", value.account or "")

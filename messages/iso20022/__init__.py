@@ -36,7 +36,9 @@ from messages.iso20022.pacs002 import Pacs002, TxStatus, build_pacs002, parse_pa
 from messages.iso20022.pacs004 import Pacs004, ReturnedTransfer, build_pacs004, parse_pacs004
 from messages.iso20022.pacs008 import (
     Agent,
+    Charge,
     CreditTransfer,
+    NextAgentInstruction,
     Pacs008,
     PartyAccount,
     build_pacs008,
@@ -62,9 +64,11 @@ __all__ = [
     "Camt054",
     "Camt056",
     "CancellationStatus",
+    "Charge",
     "CreditTransfer",
     "Entry",
     "EntryTransaction",
+    "NextAgentInstruction",
     "Notification",
     "Pacs002",
     "Pacs004",

@@ -491,6 +491,7 @@ max105_xml = text_xml(105)
 max140_xml = text_xml(140)
 max4_xml = text_xml(4)
 bic = pattern_check(_BIC, "BICFI")
+any_bic = pattern_check(_BIC, "AnyBIC")  # AnyBICDec2014Identifier: the BICFI pattern
 lei = pattern_check(_LEI, "LEI")
 uetr = pattern_check(_UUID4, "UUIDv4 UETR")
 country = pattern_check(_COUNTRY, "ISO 3166 country code")
