@@ -45,6 +45,9 @@ _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _LEI = re.compile(r"[A-Z0-9]{18}[0-9]{2}")
 _UUID4 = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}")
 _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}")
+# ISO 7064 mod 97-10 reads each letter as its number: A (or a) is 10 ... Z is 35.
+_IBAN_DIGITS = {ord(char): str(int(char, 36)) for char in
+                "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -505,9 +508,7 @@ def is_iban(account: str) -> bool:
     """
     if _IBAN.fullmatch(account) is None:
         return False
-    rearranged = account[4:] + account[:4]
-    digits = "".join(str(int(char, 36)) for char in rearranged)
-    return int(digits) % 97 == 1
+    return int((account[4:] + account[:4]).translate(_IBAN_DIGITS)) % 97 == 1
 
 
 def currency_check(value: str, where: str) -> str:
