@@ -82,6 +82,7 @@ _USER_RE = {tag: re.compile(pattern) for tag, (_, pattern) in USER_HEADER_TAGS.i
 _USER_ATTR = {tag: attr for tag, (attr, _) in USER_HEADER_TAGS.items()}
 _TRAILER_VALUE = re.compile(r"[\x20-\x7e]*")
 _REFERENCE_TAGS = frozenset({"20", "21"})
+_MATCHERS = {tag: fmt.regex.fullmatch for tag, fmt in _fields.FORMATS.items()}
 _NO_USER_HEADER = UserHeader()  # frozen: one instance serves every message without block 3
 # Minor-unit exponent of every currency money can be counted in.
 _EXPONENTS = {code: row.exponent for code, row in CURRENCIES.items() if row.exponent is not None}
@@ -213,8 +214,16 @@ class _Context:
 Decoded = Any  # one typed value, or a tuple for a multi-attribute entry
 
 
+def _match(tag: str, value: str, line: int | None) -> re.Match[str]:
+    """The match of `value` against the format of `tag`; MtBadField naming what is wrong."""
+    match = _MATCHERS.get(tag)
+    found = None if match is None else match(value)
+    return _fields.check(tag, value, line) if found is None else found
+
+
 def _d_text(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    _fields.check(tag, value, line)
+    if _MATCHERS[tag](value) is None:
+        _fields.check(tag, value, line)
     if tag in _REFERENCE_TAGS and (value.startswith("/") or value.endswith("/") or "//" in value):
         raise MtBadField("a reference may not start or end with '/' or hold '//'", tag=tag,
                          line=line)
@@ -226,7 +235,8 @@ def _d_text(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Deco
 
 
 def _d_lines(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    _fields.check(tag, value, line)
+    if _MATCHERS[tag](value) is None:
+        _fields.check(tag, value, line)
     return tuple(value.split("\r\n"))
 
 
@@ -235,22 +245,20 @@ def _d_option_lines(tag: str, letter: str, value: str, line: int, ctx: _Context)
 
 
 def _d_party(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    roles = _fields.decode(tag, value, line)
+    roles = _match(tag, value, line).groupdict()
+    lines = roles.get("lines")
     return Party(option=letter, mark=roles.get("mark"), account=roles.get("account"),
-                 bic=roles.get("bic"), lines=roles.get("lines") or ())
+                 bic=roles.get("bic"), lines=() if lines is None else tuple(lines.split("\r\n")))
 
 
 def _d_value_amount(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    roles = _fields.decode(tag, value, line)
-    currency = roles["currency"]
-    return (_date(roles["date"], tag, line), currency,
-            _amount(roles["amount"], currency, tag, line))
+    date, currency, amount = _match(tag, value, line).groups()
+    return (_date(date, tag, line), currency, _amount(amount, currency, tag, line))
 
 
 def _d_money(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    roles = _fields.decode(tag, value, line)
-    currency = roles["currency"]
-    return Money(currency, _amount(roles["amount"], currency, tag, line))
+    currency, amount = _match(tag, value, line).groups()
+    return Money(currency, _amount(amount, currency, tag, line))
 
 
 def _d_balance(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
