@@ -52,8 +52,10 @@ from messages.iso20022.pacs009 import (
     parse_pacs009,
 )
 from messages.iso20022.pacs028 import StatusRequest, build_pacs028, parse_pacs028
+from messages.iso20022.profiles import PROFILES, Profile, check_pacs008
 
 __all__ = [
+    "PROFILES",
     "Agent",
     "AppHeader",
     "Balance",
@@ -75,6 +77,7 @@ __all__ = [
     "Pacs008",
     "Pacs009",
     "PartyAccount",
+    "Profile",
     "RelatedHeader",
     "ReturnedTransfer",
     "Statement",
@@ -93,6 +96,7 @@ __all__ = [
     "build_pacs008",
     "build_pacs009",
     "build_pacs028",
+    "check_pacs008",
     "message_name",
     "parse_business_message",
     "parse_camt029",

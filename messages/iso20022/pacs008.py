@@ -37,6 +37,7 @@ from messages.iso20022._parties import (
     party_xml,
 )
 from messages.iso20022._xml import Element, Kids, child, kids, optional, optional_text, text
+from messages.iso20022.profiles import check_pacs008
 
 if TYPE_CHECKING:
     from messages.iso20022.pacs009 import BankTransfer
@@ -286,8 +287,11 @@ class PaymentDocument:
 _DOCUMENT = PaymentDocument(NAMESPACE, _ROOT, "CdtTrfTxInf", _transfer_xml)
 
 
-def build_pacs008(msg: Pacs008) -> bytes:
-    """The UTF-8 document; raises MessageError naming the element of any invalid value."""
+def build_pacs008(msg: Pacs008, *, profile: str | None = None) -> bytes:
+    """The UTF-8 document; raises MessageError naming the element of any invalid value, or
+    (MX_RULE) any value that breaks the usage rules of `profile` (see `profiles.PROFILES`)."""
+    if profile is not None:
+        check_pacs008(msg, profile)
     return _DOCUMENT.build(msg)
 
 
