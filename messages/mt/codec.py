@@ -214,13 +214,6 @@ class _Context:
 Decoded = Any  # one typed value, or a tuple for a multi-attribute entry
 
 
-def _match(tag: str, value: str, line: int | None) -> re.Match[str]:
-    """The match of `value` against the format of `tag`; MtBadField naming what is wrong."""
-    match = _MATCHERS.get(tag)
-    found = None if match is None else match(value)
-    return _fields.check(tag, value, line) if found is None else found
-
-
 def _d_text(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
     if _MATCHERS[tag](value) is None:
         _fields.check(tag, value, line)
@@ -245,19 +238,20 @@ def _d_option_lines(tag: str, letter: str, value: str, line: int, ctx: _Context)
 
 
 def _d_party(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    roles = _match(tag, value, line).groupdict()
+    # a failed match goes to check(), which raises naming what is wrong
+    roles = (_MATCHERS[tag](value) or _fields.check(tag, value, line)).groupdict()
     lines = roles.get("lines")
     return Party(option=letter, mark=roles.get("mark"), account=roles.get("account"),
                  bic=roles.get("bic"), lines=() if lines is None else tuple(lines.split("\r\n")))
 
 
 def _d_value_amount(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    date, currency, amount = _match(tag, value, line).groups()
+    date, currency, amount = (_MATCHERS[tag](value) or _fields.check(tag, value, line)).groups()
     return (_date(date, tag, line), currency, _amount(amount, currency, tag, line))
 
 
 def _d_money(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    currency, amount = _match(tag, value, line).groups()
+    currency, amount = (_MATCHERS[tag](value) or _fields.check(tag, value, line)).groups()
     return Money(currency, _amount(amount, currency, tag, line))
 
 
