@@ -132,35 +132,45 @@ def _first_tags(spec: _Spec) -> dict[str, str]:
 class _Plan:
     """A message's (or a group's) specs compiled for reading fields in one pass.
 
-    After spec i, `after[i + 1]` says which spec takes a tag next and `mandatory_from[i + 1]`
-    which mandatory spec comes next; `again[i]` holds the tags spec i takes once more (a
-    repeating spec), `again[-1]` none. `steps[i]` is what reading a field of spec i takes:
-    its decoder, tag -> option letter, attribute(s), how they are stored, the group's plan.
+    `moves[(i, tag)]`, for the spec i last read (-1: none yet), is the move a field `tag`
+    makes: the spec j that takes it next (i again for a repeating spec), a mandatory spec it
+    would skip (-1: none), and what reading it takes: the decoder, the option letter, the
+    attribute(s), how they are stored and the group's plan. A tag with no move ends the plan.
+    `mandatory_from[i + 1]` is the next mandatory spec after spec i.
     """
 
-    __slots__ = ("after", "again", "mandatory_from", "repeats", "specs", "steps")
+    __slots__ = ("mandatory_from", "moves", "repeats", "specs")
 
     def __init__(self, specs: tuple[_Spec, ...]) -> None:
         count = len(specs)
         self.specs = specs
         first = tuple(_first_tags(spec) for spec in specs)
-        self.again = (*(tags if spec.repeat else {} for tags, spec in zip(first, specs,
-                                                                           strict=True)), {})
-        self.steps: tuple[tuple[Any, Any, Any, int, _Plan | None], ...] = tuple(
-            (_DECODERS.get(spec.kind), spec.tags,
-             spec.attrs if len(spec.attrs) > 1 else spec.attrs[0],
-             _REPEAT if spec.repeat else _ONE if len(spec.attrs) == 1 else _MANY,
-             None if spec.tags is not None else _Plan(spec.group))
-            for spec in specs)
+        steps = [(_DECODERS.get(spec.kind), spec.attrs if len(spec.attrs) > 1 else spec.attrs[0],
+                  _REPEAT if spec.repeat else _ONE if len(spec.attrs) == 1 else _MANY,
+                  None if spec.tags is not None else _Plan(spec.group)) for spec in specs]
         self.repeats = tuple(spec.attrs[0] for spec in specs if spec.repeat)
-        after: list[dict[str, int]] = [{} for _ in range(count + 1)]
         mandatory_from = [count] * (count + 1)
         for index in range(count - 1, -1, -1):
-            after[index] = {**after[index + 1], **dict.fromkeys(first[index], index)}
             mandatory_from[index] = index if specs[index].mandatory else \
                 mandatory_from[index + 1]
-        self.after = tuple(after)
         self.mandatory_from = tuple(mandatory_from)
+        self.moves: dict[tuple[int, str], tuple[Any, ...]] = {}
+        for current in range(-1, count):
+            taken: set[str] = set()
+            if current >= 0 and specs[current].repeat:
+                self._add(current, current, first[current], -1, steps, taken)
+            for index in range(current + 1, count):
+                missing = mandatory_from[current + 1]
+                self._add(current, index, first[index], missing if missing < index else -1,
+                          steps, taken)
+
+    def _add(self, current: int, index: int, tags: dict[str, str], missing: int,
+             steps: list[tuple[Any, ...]], taken: set[str]) -> None:
+        for tag, letter in tags.items():
+            if tag not in taken:  # the first spec that takes a tag takes it
+                taken.add(tag)
+                decode, attr, store, group = steps[index]
+                self.moves[(current, tag)] = (index, missing, decode, letter, attr, store, group)
 
 
 _ONE, _REPEAT, _MANY = 0, 1, 2  # how a step stores its value: attr, appended, one per attr
@@ -418,22 +428,19 @@ def _walk(plan: _Plan, fields: list[Field], pos: int, out: dict[str, Any],
           ctx: _Context) -> int:
     """Read `fields` from `pos` into `out` (attribute -> value) while they follow the plan's
     specs in order; returns where it stopped. Absent optional fields keep their defaults."""
-    after, again, mandatory_from, steps = plan.after, plan.again, plan.mandatory_from, plan.steps
+    moves = plan.moves
     n = len(fields)
     current = -1
     while pos < n:
         tag, value, line = fields[pos]
-        if tag not in again[current]:
-            index = after[current + 1].get(tag, -1)
-            if index < 0:
-                break  # not a field of this plan: the caller decides
-            missing = mandatory_from[current + 1]
-            if missing < index:
-                raise _missing(plan.specs[missing], line)
-            current = index
-        decode, letters, attr, store, group = steps[current]
+        move = moves.get((current, tag))
+        if move is None:
+            break  # not a field of this plan here: the caller decides
+        current, missing, decode, letter, attr, store, group = move
+        if missing >= 0:
+            raise _missing(plan.specs[missing], line)
         if group is None:
-            item = decode(tag, letters[tag], value, line, ctx)
+            item = decode(tag, letter, value, line, ctx)
             pos += 1
         else:
             values: dict[str, Any] = {}
@@ -445,7 +452,7 @@ def _walk(plan: _Plan, fields: list[Field], pos: int, out: dict[str, Any],
             out.setdefault(attr, []).append(item)
         else:
             out.update(zip(attr, item, strict=True))
-    missing = mandatory_from[current + 1]
+    missing = plan.mandatory_from[current + 1]
     if missing < len(plan.specs):
         raise _missing(plan.specs[missing], fields[pos][2] if pos < n else None)
     for attr in plan.repeats:
