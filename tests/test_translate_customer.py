@@ -23,7 +23,7 @@ from messages.iso20022 import (
     build_pacs008,
     parse_pacs008,
 )
-from messages.mt import MT103, Envelope, Money, Party, build_mt, parse_mt
+from messages.mt import MT103, Envelope, Money, Party, UserHeader, build_mt, parse_mt
 from messages.translate import (
     DataLoss,
     TranslationError,
@@ -38,6 +38,7 @@ from messages.translate._model import (
     RULE_CHARSET,
     RULE_LINE_BREAKS,
     RULE_NO_CODE,
+    RULE_NO_ELEMENT,
     RULE_TRUNCATE,
 )
 from messages.translate._parties import bic_of_address, customer_to_mx
@@ -577,3 +578,18 @@ def test_an_agent_bic_mt_cannot_hold_is_reported_and_the_name_used() -> None:
     assert result.message.ordering_institution == Party(option="D", lines=("BANK OF X",))
     assert [w.element.rsplit("/", 2)[-2:] for w in result.warnings] == [["FinInstnId",
                                                                          "BICFI"]]
+
+
+def test_what_the_envelope_holds_beyond_the_addresses_is_reported() -> None:
+    envelope = Envelope(sender="BKCHCNBJXXXX", receiver="CITIUS33XXXX", priority="U",
+                        user_header=UserHeader(mur="MUR-7", validation_flag="STP",
+                                               service_type="001"),
+                        trailer=(("PDE", ""),))
+    result = mt_to_mx(build_mt(mt103(envelope=envelope)), created_at=NOW)
+    assert [(w.field, w.lost) for w in result.warnings] == [
+        ("block 2", "'priority U'"), ("108", "'MUR-7'"), ("119", "'STP'"), ("111", "'001'"),
+        ("block 5", "'PDE:'")]
+    assert {w.rule for w in result.warnings} == {RULE_NO_ELEMENT}
+    plain = msgspec.structs.replace(envelope, priority="N", user_header=UserHeader(),
+                                    trailer=())
+    assert mt_to_mx(build_mt(mt103(envelope=plain)), created_at=NOW).warnings == ()

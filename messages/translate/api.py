@@ -1,6 +1,8 @@
 """Translation by message type: FIN text in, MX document out (and back), with the warnings.
 
-`mt_to_mx` parses the FIN text, picks the translator by MT type and builds the MX document;
+`mt_to_mx` parses the FIN text, picks the translator by MT type and builds the MX document,
+reporting what the envelope holds beyond sender and receiver (block 2 priority, block 3, block 5),
+which a bare Document has no element for;
 `mx_to_mt` reads the Document (bare, or inside a business message whose AppHdr Fr/To become the
 MT sender and receiver), picks the translator by message name and builds the FIN text.
 """
@@ -17,6 +19,8 @@ from messages import iso20022 as mx
 from messages import mt
 from messages.errors import MessageError, MxDtdForbidden, MxMalformed, MxTooLarge
 from messages.mt import MT103
+from messages.mt.specs import USER_HEADER_TAGS
+from messages.translate._losses import Losses
 from messages.translate._model import DataLoss, Translation, TranslationError
 from messages.translate._parties import address_of_bic
 from messages.translate.customer import mt103_to_pacs008, pacs008_to_mt103
@@ -104,7 +108,36 @@ def mt_to_mx(text: str, *, created_at: datetime.datetime | None = None) -> Trans
     if translate is None:
         raise TranslationError(f"MT{message.MESSAGE_TYPE} has no MX translation",
                                where="block 2")
-    return translate(message, created_at)
+    result = translate(message, created_at)
+    envelope = message.envelope
+    if envelope.priority in (None, "N") and envelope.delivery_monitoring is None and \
+            envelope.obsolescence is None and envelope.user_header == _NO_USER_HEADER and \
+            not envelope.trailer:
+        return result
+    return Translation(result.message, result.warnings + _envelope_losses(envelope))
+
+
+_NO_USER_HEADER = mt.UserHeader()
+# block 3 attribute -> its tag
+_USER_HEADER_TAGS = {attr: tag for tag, (attr, _) in USER_HEADER_TAGS.items()}
+
+
+def _envelope_losses(envelope: mt.Envelope) -> tuple[DataLoss, ...]:
+    """What the envelope holds beyond the addresses: no element of a Document carries it (a
+    business application header would carry some)."""
+    losses = Losses()
+    if envelope.priority not in (None, "N"):  # N, normal, is what MX assumes
+        losses.no_element("block 2", "", f"priority {envelope.priority}")
+    for attr, label in (("delivery_monitoring", "delivery monitoring"),
+                        ("obsolescence", "obsolescence period")):
+        if getattr(envelope, attr) is not None:
+            losses.no_element("block 2", "", f"{label} {getattr(envelope, attr)}")
+    for attr, value in msgspec.structs.asdict(envelope.user_header).items():
+        if value is not None:
+            losses.no_element(_USER_HEADER_TAGS[attr], "", value)
+    for tag, value in envelope.trailer:
+        losses.no_element("block 5", "", f"{tag}:{value}")
+    return tuple(losses.items)
 
 
 def read_mx(data: bytes) -> tuple[str, bytes, mx.AppHeader | None]:
