@@ -15,11 +15,13 @@ from xsd_oracle import assert_valid
 from messages.errors import MessageError
 from messages.iso20022 import (
     Agent,
+    AppHeader,
     Charge,
     CreditTransfer,
     NextAgentInstruction,
     Pacs008,
     PartyAccount,
+    build_business_message,
     build_pacs008,
     parse_pacs008,
 )
@@ -39,6 +41,7 @@ from messages.translate._model import (
     RULE_LINE_BREAKS,
     RULE_NO_CODE,
     RULE_NO_ELEMENT,
+    RULE_NO_FIELD,
     RULE_TRUNCATE,
 )
 from messages.translate._parties import bic_of_address, customer_to_mx
@@ -586,10 +589,24 @@ def test_what_the_envelope_holds_beyond_the_addresses_is_reported() -> None:
                                                service_type="001"),
                         trailer=(("PDE", ""),))
     result = mt_to_mx(build_mt(mt103(envelope=envelope)), created_at=NOW)
-    assert [(w.field, w.lost) for w in result.warnings] == [
-        ("block 2", "'priority U'"), ("108", "'MUR-7'"), ("119", "'STP'"), ("111", "'001'"),
-        ("block 5", "'PDE:'")]
+    assert [(w.field, w.element, w.lost) for w in result.warnings] == [
+        ("block 2", "AppHdr/Prty", "'priority U'"), ("108", "AppHdr", "'MUR-7'"),
+        ("119", "AppHdr", "'STP'"), ("111", "AppHdr", "'001'"),
+        ("block 5", "AppHdr/PssblDplct", "'PDE:'")]
     assert {w.rule for w in result.warnings} == {RULE_NO_ELEMENT}
     plain = msgspec.structs.replace(envelope, priority="N", user_header=UserHeader(),
                                     trailer=())
     assert mt_to_mx(build_mt(mt103(envelope=plain)), created_at=NOW).warnings == ()
+
+
+def test_what_an_apphdr_holds_beyond_the_bics_is_reported_and_a_duplicate_is_pde() -> None:
+    document = mt_to_mx(build_mt(mt103()), created_at=NOW).message
+    header = AppHeader(sender=Agent(bic="BKCHCNBJ", lei="5493001KJTIIGC8Y1R12"),
+                       receiver=Agent(bic="CITIUS33"), biz_msg_id="B-1",
+                       msg_def_id="pacs.008.001.08", created_at=NOW,
+                       biz_service="swift.cbprplus.02", possible_duplicate=True)
+    result = mx_to_mt(build_business_message(header, document))
+    assert parse_mt(result.message).envelope.trailer == (("PDE", ""),)
+    assert [w.element for w in result.warnings] == [
+        "AppHdr/Fr/FIId", "AppHdr/BizMsgIdr", "AppHdr/BizSvc", "AppHdr/CreDt"]
+    assert {w.rule for w in result.warnings} == {RULE_NO_FIELD}

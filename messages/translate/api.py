@@ -127,16 +127,33 @@ def _envelope_losses(envelope: mt.Envelope) -> tuple[DataLoss, ...]:
     business application header would carry some)."""
     losses = Losses()
     if envelope.priority not in (None, "N"):  # N, normal, is what MX assumes
-        losses.no_element("block 2", "", f"priority {envelope.priority}")
+        losses.no_element("block 2", "AppHdr/Prty", f"priority {envelope.priority}")
     for attr, label in (("delivery_monitoring", "delivery monitoring"),
                         ("obsolescence", "obsolescence period")):
         if getattr(envelope, attr) is not None:
-            losses.no_element("block 2", "", f"{label} {getattr(envelope, attr)}")
+            losses.no_element("block 2", "AppHdr", f"{label} {getattr(envelope, attr)}")
     for attr, value in msgspec.structs.asdict(envelope.user_header).items():
         if value is not None:
-            losses.no_element(_USER_HEADER_TAGS[attr], "", value)
+            losses.no_element(_USER_HEADER_TAGS[attr], "AppHdr", value)
     for tag, value in envelope.trailer:
-        losses.no_element("block 5", "", f"{tag}:{value}")
+        losses.no_element("block 5", "AppHdr/PssblDplct" if tag == "PDE" else "AppHdr",
+                          f"{tag}:{value}")
+    return tuple(losses.items)
+
+
+def _header_losses(header: mx.AppHeader) -> tuple[DataLoss, ...]:
+    """What an AppHdr holds beyond the sending and receiving BICs (and the message name, which
+    the MT type says): no MT field carries it."""
+    losses = Losses()
+    for agent, element in ((header.sender, "AppHdr/Fr/FIId"), (header.receiver, "AppHdr/To/FIId")):
+        if agent != mx.Agent(bic=agent.bic):
+            losses.no_field("block 1/2", element, agent)
+    for attr, element in (("biz_msg_id", "AppHdr/BizMsgIdr"), ("biz_service", "AppHdr/BizSvc"),
+                          ("created_at", "AppHdr/CreDt"), ("copy_duplicate", "AppHdr/CpyDplct"),
+                          ("related", "AppHdr/Rltd")):
+        value = getattr(header, attr)
+        if value is not None:
+            losses.no_field("", element, value)
     return tuple(losses.items)
 
 
@@ -167,9 +184,14 @@ def mx_to_mt(data: bytes) -> Translation[str]:
     result = translate(parse(document), sender, receiver)
     message: mt.MTMessage = result.message
     warnings: tuple[DataLoss, ...] = result.warnings
-    if header is not None and header.sender.bic and header.receiver.bic:
-        envelope = msgspec.structs.replace(
-            message.envelope, sender=address_of_bic(header.sender.bic),
-            receiver=address_of_bic(header.receiver.bic))
+    if header is not None:
+        warnings += _header_losses(header)
+        envelope = message.envelope
+        if header.sender.bic and header.receiver.bic:
+            envelope = msgspec.structs.replace(
+                envelope, sender=address_of_bic(header.sender.bic),
+                receiver=address_of_bic(header.receiver.bic))
+        if header.possible_duplicate:  # CBPR+: PssblDplct is the PDE trailer
+            envelope = msgspec.structs.replace(envelope, trailer=(("PDE", ""),))
         message = msgspec.structs.replace(message, envelope=envelope)
     return Translation(mt.build_mt(message), warnings)
