@@ -80,6 +80,8 @@ setup(
             "pyiso8583>=4.0",  # an ISO 8583 codec we did not write: cross-checks and bench
             "mt-940>=5.0",  # independent MT940 parser: cross-checks and bench.mt
             "mt103>=1.1",  # independent MT103 parser: cross-checks and bench.mt
+            "pyiso20022>=1.6",  # xsdata ISO 20022 bindings: the pacs.008 peer of bench.messages
+            "xsdata[lxml]>=24.1",  # pyiso20022's bindings import it but do not declare it
             "hypothesis>=6.100",
             "ruff>=0.5",
             "mypy>=1.10",

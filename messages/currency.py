@@ -123,8 +123,8 @@ def format_amount(minor: int, currency: str) -> str:
         raise BadAmount(f"negative amount {minor}")
     if exp == 0:
         return str(minor)
-    units, fraction = divmod(minor, 10**exp)
-    return f"{units}.{fraction:0{exp}d}"
+    digits = str(minor).rjust(exp + 1, "0")
+    return f"{digits[:-exp]}.{digits[-exp:]}"
 
 
 def parse_amount(text: str, currency: str) -> int:

@@ -9,8 +9,21 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_iso20022_strategies import (
+    accounts,
+    amounts,
+    aware,
+    charges,
+    codes4,
+    dates,
+    ids,
+    instructed_amounts,
+    next_agent_instructions,
+    parties,
+    text,
+    uetrs,
+)
 from test_iso20022_strategies import agents as shared_agents
-from test_iso20022_strategies import amounts, aware, codes4, dates, ids, parties, text, uetrs
 from xsd_oracle import assert_valid
 
 from messages.currency import CURRENCIES
@@ -44,19 +57,31 @@ def agents() -> st.SearchStrategy[Agent]:
     return shared_agents(("CNAPS", "USABA", "HVPS", "IBPS"))
 
 
-transfers = st.builds(
-    CreditTransfer,
-    end_to_end_id=ids, tx_id=ids, uetr=uetrs,
-    amount=amounts, currency=payable, settlement_date=dates,
-    debtor=parties, debtor_agent=agents(), creditor=parties, creditor_agent=agents(),
-    charge_bearer=st.sampled_from(["DEBT", "CRED", "SHAR", "SLEV"]),
-    instr_id=st.none() | ids, purpose=st.none() | codes4, remittance_info=st.none() | text(140),
-)
+
+@st.composite
+def transfers(draw: st.DrawFn) -> CreditTransfer:
+    instructed = draw(instructed_amounts)
+    intermediary = draw(st.none() | agents())
+    return CreditTransfer(
+        end_to_end_id=draw(ids), tx_id=draw(ids), uetr=draw(uetrs),
+        amount=draw(amounts), currency=draw(payable), settlement_date=draw(dates),
+        debtor=draw(parties), debtor_agent=draw(agents()), creditor=draw(parties),
+        creditor_agent=draw(agents()),
+        charge_bearer=draw(st.sampled_from(["DEBT", "CRED", "SHAR", "SLEV"])),
+        instr_id=draw(st.none() | ids), purpose=draw(st.none() | codes4),
+        remittance_info=draw(st.none() | text(140)),
+        instructed_amount=None if instructed is None else instructed[0],
+        instructed_currency=None if instructed is None else instructed[1],
+        charges=draw(charges), intermediary_agent=intermediary,
+        intermediary_account=None if intermediary is None else draw(st.none() | accounts),
+        next_agent_instructions=draw(next_agent_instructions),
+    )
+
 
 pacs008s = st.builds(
     Pacs008,
     msg_id=ids, created_at=aware,
-    transactions=st.lists(transfers, min_size=1, max_size=3).map(tuple),
+    transactions=st.lists(transfers(), min_size=1, max_size=3).map(tuple),
     settlement_method=st.sampled_from(["INDA", "INGA", "COVE", "CLRG"]),
     clearing_system=st.none() | st.sampled_from(["CHI", "FDW", "CNAPS", "HVPS"]) | ids,
     instructing_agent=st.none() | agents(),

@@ -18,6 +18,7 @@ from test_iso20022_strategies import (
     currencies,
     dates,
     ids,
+    next_agent_instructions,
     parties,
     settings_,
     text,
@@ -45,30 +46,39 @@ HDR = "/Document/FICdtTrf/GrpHdr"
 @st.composite
 def covers(draw: st.DrawFn) -> UnderlyingCustomerTransfer:
     instructed = draw(st.booleans())
+    intermediary = draw(st.none() | agents())
     return UnderlyingCustomerTransfer(
         debtor=draw(parties), debtor_agent=draw(agents()), creditor_agent=draw(agents()),
         creditor=draw(parties), remittance_info=draw(st.none() | text(140)),
         instructed_amount=draw(amounts) if instructed else None,
         instructed_currency=draw(currencies) if instructed else None,
+        intermediary_agent=intermediary,
+        intermediary_account=None if intermediary is None else draw(st.none() | accounts),
+        next_agent_instructions=draw(next_agent_instructions),
     )
 
 
-transfers = st.builds(
-    BankTransfer,
-    end_to_end_id=ids, tx_id=ids, uetr=uetrs, amount=amounts, currency=currencies,
-    settlement_date=dates, debtor=agents(), creditor=agents(),
-    debtor_agent=st.none() | agents(), creditor_agent=st.none() | agents(),
-    instructing_agent=st.none() | agents(), instructed_agent=st.none() | agents(),
-    intermediary_agent=st.none() | agents(),
-    debtor_account=st.none() | accounts, creditor_account=st.none() | accounts,
-    instr_id=st.none() | ids, purpose=st.none() | codes4,
-    remittance_info=st.none() | text(140), underlying=st.none() | covers(),
-)
+@st.composite
+def transfers(draw: st.DrawFn) -> BankTransfer:
+    intermediary = draw(st.none() | agents())
+    return BankTransfer(
+        end_to_end_id=draw(ids), tx_id=draw(ids), uetr=draw(uetrs), amount=draw(amounts),
+        currency=draw(currencies), settlement_date=draw(dates), debtor=draw(agents()),
+        creditor=draw(agents()), debtor_agent=draw(st.none() | agents()),
+        creditor_agent=draw(st.none() | agents()),
+        instructing_agent=draw(st.none() | agents()),
+        instructed_agent=draw(st.none() | agents()), intermediary_agent=intermediary,
+        intermediary_account=None if intermediary is None else draw(st.none() | accounts),
+        debtor_account=draw(st.none() | accounts), creditor_account=draw(st.none() | accounts),
+        instr_id=draw(st.none() | ids), purpose=draw(st.none() | codes4),
+        remittance_info=draw(st.none() | text(140)), underlying=draw(st.none() | covers()),
+        next_agent_instructions=draw(next_agent_instructions),
+    )
 
 messages = st.builds(
     Pacs009,
     msg_id=ids, created_at=aware,
-    transactions=st.lists(transfers, min_size=1, max_size=3).map(tuple),
+    transactions=st.lists(transfers(), min_size=1, max_size=3).map(tuple),
     settlement_method=st.sampled_from(["INDA", "INGA", "COVE", "CLRG"]),
     clearing_system=st.none() | st.sampled_from(["CHI", "FDW", "TGT", "CIPS", "HVPS"]) | ids,
 )

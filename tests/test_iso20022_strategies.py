@@ -13,8 +13,10 @@ from messages.currency import CURRENCIES, exponent
 from messages.iso20022 import (
     Agent,
     BankTransactionCode,
+    Charge,
     Entry,
     EntryTransaction,
+    NextAgentInstruction,
     PartyAccount,
 )
 
@@ -69,13 +71,25 @@ def agents(draw: st.DrawFn, systems: tuple[str, ...] = ("CNAPS", "USABA", "HVPS"
     )
 
 
-parties = st.builds(
+# CBPR+: a party has a name, a BIC (AnyBIC), or both.
+_named = st.tuples(text(140), st.none() | bics) | st.tuples(st.none(), bics)
+parties = _named.flatmap(lambda named: st.builds(
     PartyAccount,
-    name=text(140),
+    name=st.just(named[0]),
     account=st.none() | accounts,
     country=st.none() | st.from_regex(r"[A-Z]{2}", fullmatch=True),
     address_lines=st.lists(text(70), max_size=7).map(tuple),
-)
+    bic=st.just(named[1]),
+))
+
+# Charges (zero is a valid charge), next-agent instructions and an instructed amount.
+charges = st.lists(st.builds(Charge, amount=st.integers(0, 10**12), currency=currencies,
+                             agent=agents()), max_size=3).map(tuple)
+next_agent_instructions = st.lists(
+    st.builds(NextAgentInstruction, code=st.none() | st.sampled_from(["PHOA", "TELA"]),
+              info=st.none() | text(140)).filter(lambda i: i.code or i.info),
+    max_size=3).map(tuple)
+instructed_amounts = st.none() | st.tuples(amounts, currencies)
 
 indicators = st.sampled_from(["CRDT", "DBIT"])
 # A Dt or, as a tz-aware datetime, a DtTm.

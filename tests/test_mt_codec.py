@@ -404,8 +404,9 @@ def test_format_compiler() -> None:
     assert fmt.regex.fullmatch("240506C").groups() == ("240506", None, "C")
     assert FORMATS["79"].regex.fullmatch("\r\n".join(["X" * 50] * 35))
     assert not FORMATS["79"].regex.fullmatch("\r\n".join(["X" * 50] * 36))
-    assert decode("61", "240506C1,NTRFREF") == {
-        "date": "240506", "mark": "C", "amount": "1,", "type": "NTRF", "customer_ref": "REF"}
+    assert decode("61", "240506C1,NTRFREF") == {  # absent optional parts are None
+        "date": "240506", "entry_date": None, "mark": "C", "funds_code": None, "amount": "1,",
+        "type": "NTRF", "customer_ref": "REF", "bank_ref": None, "details": None}
     assert encode("52A", {"mark": "C", "account": "9", "bic": "BANKBEBB"}) == "/C/9\r\nBANKBEBB"
     with pytest.raises(ValueError, match="unbalanced"):
         compile_format("[3!a", "x")

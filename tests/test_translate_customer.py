@@ -15,13 +15,17 @@ from xsd_oracle import assert_valid
 from messages.errors import MessageError
 from messages.iso20022 import (
     Agent,
+    AppHeader,
+    Charge,
     CreditTransfer,
+    NextAgentInstruction,
     Pacs008,
     PartyAccount,
+    build_business_message,
     build_pacs008,
     parse_pacs008,
 )
-from messages.mt import MT103, Envelope, Money, Party, build_mt, parse_mt
+from messages.mt import MT103, Envelope, Money, Party, UserHeader, build_mt, parse_mt
 from messages.translate import (
     DataLoss,
     TranslationError,
@@ -31,7 +35,15 @@ from messages.translate import (
     pacs008_to_mt103,
 )
 from messages.translate._losses import BIC, Losses
-from messages.translate._model import RULE_CHARSET, RULE_NO_ELEMENT, RULE_TRUNCATE
+from messages.translate._model import (
+    RULE_AMBIGUOUS,
+    RULE_CHARSET,
+    RULE_LINE_BREAKS,
+    RULE_NO_CODE,
+    RULE_NO_ELEMENT,
+    RULE_NO_FIELD,
+    RULE_TRUNCATE,
+)
 from messages.translate._parties import bic_of_address, customer_to_mx
 from tests import test_iso20022_strategies as mxs
 from tests import test_mt_roundtrip as mts
@@ -94,6 +106,31 @@ def institutions(options: str) -> st.SearchStrategy[Party]:
 
 
 remittances = xtext(1, 140).map(lambda s: tuple(s[i:i + 35] for i in range(0, len(s), 35)))
+positive_money = st.builds(Money, mts.currencies, st.integers(1, 10**9))
+charges_money = st.builds(Money, mts.currencies, st.integers(0, 10**9))
+intermediaries = st.one_of(
+    institutions("ACD"),
+    st.builds(Party, option=st.just("A"), account=mts.accounts, bic=bic8_or_11),
+    st.builds(Party, option=st.just("C"), account=mts.accounts))
+
+
+@st.composite
+def instructions_72(draw: st.DrawFn) -> tuple[str, ...]:
+    """Field 72 as CBPR+ writes it: each /CODE/ instruction filled to 35 before its //
+    continuation lines (so it comes back line for line), at most 6 lines."""
+    lines: list[str] = []
+    for _ in range(draw(st.integers(1, 3))):
+        code = draw(st.sampled_from(["PHONNEXT", "TELENEXT", "REC", "INS", "ACC", "BNF"])
+                    | st.from_regex(r"[A-Z]{3,8}", fullmatch=True).filter(lambda c: c != "RETN"))
+        info = draw(st.text(X + "/", max_size=140 if code[:4] in ("PHON", "TELE") else
+                            140 - len(code) - 2))
+        text = f"/{code}/{info}"
+        chunks = [text[:35]] + [f"//{text[i:i + 33]}" for i in range(35, len(text), 33)]
+        if len(lines) + len(chunks) > 6:
+            break
+        lines += chunks
+    return tuple(lines)
+
 
 fitting_mt103 = st.builds(
     MT103,
@@ -105,6 +142,11 @@ fitting_mt103 = st.builds(
     ordering_institution=st.none() | institutions("AD"),
     account_with_institution=st.none() | institutions("ACD"),
     remittance_info=st.none() | remittances,
+    instructed_amount=st.none() | positive_money,
+    sender_charges=st.lists(charges_money, max_size=3).map(tuple),
+    receiver_charges=st.none() | charges_money,
+    intermediary=st.none() | intermediaries,
+    sender_to_receiver_info=st.none() | instructions_72(),
 )
 
 
@@ -125,9 +167,9 @@ def test_an_mt103_that_fits_comes_back_unchanged_without_warnings(msg: MT103) ->
            or msg.ordering_institution.bic[:8] != msg.envelope.sender[:8])
     assume(msg.account_with_institution is None or msg.account_with_institution.bic is None
            or msg.account_with_institution.bic[:8] != msg.envelope.receiver[:8])
+    assume(msg.envelope.sender[:8] != msg.envelope.receiver[:8])
     _, back, warnings = sent_back(msg)
-    # 50A/59A: the BIC travels as the name (the model has no AnyBIC), which is reported
-    assert all(w.element.endswith("/Id/OrgId/AnyBIC") for w in warnings)
+    assert warnings == ()
     assert back == msg
 
 
@@ -180,23 +222,56 @@ def test_any_mt103_keeps_every_field_that_fits_and_warns_about_the_rest(msg: MT1
 # digits in its first four characters: those are refused, see the test below).
 bic_agents = st.builds(Agent, bic=mts.bics, lei=st.none() | mxs.leis,
                        name=st.none() | mxs.text(140))
-mx_transfers = st.builds(
-    CreditTransfer,
-    end_to_end_id=st.just("NOTPROVIDED") | mxs.ids, tx_id=mxs.ids, uetr=mxs.uetrs,
-    amount=st.integers(1, 10**11), currency=mxs.currencies,
-    settlement_date=st.dates(datetime.date(2000, 1, 1), datetime.date(2099, 12, 31)),
-    debtor=mxs.parties, debtor_agent=mxs.agents(), creditor=mxs.parties,
-    creditor_agent=mxs.agents(), charge_bearer=st.sampled_from(["DEBT", "CRED", "SHAR", "SLEV"]),
-    instr_id=st.none() | mxs.ids, purpose=st.none() | mxs.codes4,
-    remittance_info=st.none() | mxs.text(140),
-)
+sender_charges = st.builds(Charge, amount=st.integers(0, 10**11), currency=mxs.currencies,
+                           agent=st.just(Agent(bic="SENDCNBJ")))
+receiver_charge = st.builds(Charge, amount=st.integers(0, 10**11), currency=mxs.currencies,
+                            agent=st.just(Agent(bic="RECVUS33")))
+# Mostly charges of the instructing / instructed agents below, sometimes anyone's.
+mx_charges = st.one_of(
+    st.tuples(st.lists(sender_charges, max_size=2), st.lists(receiver_charge, max_size=1)).map(
+        lambda parts: tuple(parts[0] + parts[1])),
+    st.lists(st.builds(Charge, amount=st.integers(0, 10**11), currency=mxs.currencies,
+                       agent=mxs.agents()), max_size=2).map(tuple))
+x_text = st.text(X + "/", min_size=1, max_size=140)
+mx_instructions = st.lists(
+    st.builds(NextAgentInstruction, code=st.none() | st.sampled_from(["PHOA", "TELA"]),
+              info=st.none() | x_text | st.from_regex(r"/[A-Z]{3,8}/[A-Z ]{0,60}", fullmatch=True)
+              | mxs.text(140)).filter(lambda i: i.code or i.info),
+    max_size=3).map(tuple)
+
+
+@st.composite
+def mx_transfers(draw: st.DrawFn) -> CreditTransfer:
+    instructed = draw(st.none() | st.tuples(st.integers(1, 10**11), mxs.currencies))
+    intermediary = draw(st.none() | mxs.agents() | bic_agents)
+    return CreditTransfer(
+        end_to_end_id=draw(st.just("NOTPROVIDED") | mxs.ids), tx_id=draw(mxs.ids),
+        uetr=draw(mxs.uetrs), amount=draw(st.integers(1, 10**11)),
+        currency=draw(mxs.currencies),
+        settlement_date=draw(st.dates(datetime.date(2000, 1, 1), datetime.date(2099, 12, 31))),
+        debtor=draw(mxs.parties), debtor_agent=draw(mxs.agents()), creditor=draw(mxs.parties),
+        creditor_agent=draw(mxs.agents()),
+        charge_bearer=draw(st.sampled_from(["DEBT", "CRED", "SHAR", "SLEV"])),
+        instr_id=draw(st.none() | mxs.ids), purpose=draw(st.none() | mxs.codes4),
+        remittance_info=draw(st.none() | mxs.text(140)),
+        instructed_amount=None if instructed is None else instructed[0],
+        instructed_currency=None if instructed is None else instructed[1],
+        charges=draw(mx_charges), intermediary_agent=intermediary,
+        intermediary_account=None if intermediary is None else
+        draw(st.none() | mts.accounts | mxs.accounts),
+        next_agent_instructions=draw(mx_instructions),
+    )
+
+
 mx_pacs008 = st.builds(
     Pacs008, msg_id=mxs.ids, created_at=st.just(NOW),
-    transactions=mx_transfers.map(lambda tx: (tx,)),
+    transactions=mx_transfers().map(lambda tx: (tx,)),
     settlement_method=st.sampled_from(["INDA", "INDA", "INGA", "COVE", "CLRG"]),
     clearing_system=st.none() | st.just("FDW"),
-    instructing_agent=st.one_of(bic_agents, bic_agents, bic_agents, mxs.agents()),
-    instructed_agent=st.one_of(bic_agents, bic_agents, bic_agents, mxs.agents()),
+    instructing_agent=st.one_of(st.just(Agent(bic="SENDCNBJ")), bic_agents, bic_agents,
+                                mxs.agents()),
+    instructed_agent=st.one_of(st.just(Agent(bic="RECVUS33")), bic_agents, bic_agents,
+                               mxs.agents()),
 )
 
 # Each element and the path segment a warning about it names.
@@ -205,6 +280,9 @@ TX_ELEMENTS = {
     "amount": "IntrBkSttlmAmt", "currency": "IntrBkSttlmAmt", "settlement_date": "IntrBkSttlmDt",
     "debtor": "Dbtr", "debtor_agent": "DbtrAgt", "creditor": "Cdtr", "creditor_agent": "CdtrAgt",
     "charge_bearer": "ChrgBr", "purpose": "Purp", "remittance_info": "RmtInf",
+    "instructed_amount": "InstdAmt", "instructed_currency": "InstdAmt", "charges": "ChrgsInf",
+    "intermediary_agent": "IntrmyAgt1", "intermediary_account": "IntrmyAgt1",
+    "next_agent_instructions": "InstrForNxtAgt",
 }
 HEAD_ELEMENTS = {"settlement_method": "SttlmMtd", "clearing_system": "ClrSys",
                  "instructing_agent": "InstgAgt", "instructed_agent": "InstdAgt"}
@@ -317,14 +395,103 @@ def test_50f_is_a_structured_party() -> None:
                                      country="DE", address_lines=("HAUPTSTRASSE 1", "BERLIN"))
 
 
-def test_fields_the_model_lacks_are_warnings_not_silence() -> None:
-    msg = mt103(instructed_amount=Money("EUR", 950_000), sender_charges=(Money("USD", 1500),),
+def test_33b_71f_71g_56a_and_72_map_to_their_elements_and_back() -> None:
+    msg = mt103(instructed_amount=Money("EUR", 950_000), charges="OUR",
+                sender_charges=(Money("USD", 1500), Money("USD", 0)),
                 receiver_charges=Money("USD", 1000),
-                sender_to_receiver_info=("/INS/ABNANL2A",),
-                intermediary=Party(option="A", bic="ABNANL2A"))
+                sender_to_receiver_info=("/INS/ABNANL2A", "/PHONNEXT/+86 10 1234",
+                                         "/BNF/" + "B" * 30, "//" + "C" * 5),
+                intermediary=Party(option="A", account="DE89370400440532013000", bic="ABNANL2A"))
     result = mt103_to_pacs008(msg, created_at=NOW)
-    assert {w.field for w in result.warnings} == {"33B", "71F", "71G", "72", "56a"}
-    assert {w.rule for w in result.warnings} == {RULE_NO_ELEMENT}
+    assert result.warnings == ()
+    tx = result.message.transactions[0]
+    sender, receiver = Agent(bic="BKCHCNBJ"), Agent(bic="CITIUS33")
+    assert (tx.instructed_amount, tx.instructed_currency) == (950_000, "EUR")
+    assert tx.charges == (Charge(1500, "USD", sender), Charge(0, "USD", sender),
+                          Charge(1000, "USD", receiver))
+    assert tx.intermediary_agent == Agent(bic="ABNANL2A")
+    assert tx.intermediary_account == "DE89370400440532013000"
+    assert tx.next_agent_instructions == (
+        NextAgentInstruction(info="/INS/ABNANL2A"),
+        NextAgentInstruction(code="PHOA", info="+86 10 1234"),
+        NextAgentInstruction(info="/BNF/" + "B" * 30 + "C" * 5))
+    document = build_pacs008(result.message)
+    assert_valid(document, SCHEMA)
+    for fragment in (b'<InstdAmt Ccy="EUR">9500.00</InstdAmt>',
+                     b'<ChrgsInf><Amt Ccy="USD">0.00</Amt><Agt><FinInstnId><BICFI>BKCHCNBJ',
+                     b"<IntrmyAgt1><FinInstnId><BICFI>ABNANL2A</BICFI></FinInstnId></IntrmyAgt1>"
+                     b"<IntrmyAgt1Acct><Id><IBAN>DE89370400440532013000</IBAN>",
+                     b"<InstrForNxtAgt><Cd>PHOA</Cd><InstrInf>+86 10 1234</InstrInf>"):
+        assert fragment in document
+    back = pacs008_to_mt103(parse_pacs008(document))
+    assert back.warnings == ()
+    assert back.message == msg
+
+
+def test_50a_and_59a_are_parties_named_by_their_bic() -> None:
+    msg = mt103(ordering_customer=Party(option="A", account="6222020200000001", bic="ZHANCNBJ"),
+                beneficiary=Party(option="A", bic="DOEJUS33XXX"))
+    result = mt103_to_pacs008(msg, created_at=NOW)
+    tx = result.message.transactions[0]
+    assert result.warnings == ()
+    assert tx.debtor == PartyAccount(account="6222020200000001", bic="ZHANCNBJ")
+    assert tx.creditor == PartyAccount(bic="DOEJUS33XXX")
+    document = build_pacs008(result.message)
+    assert_valid(document, SCHEMA)
+    assert b"<Dbtr><Id><OrgId><AnyBIC>ZHANCNBJ</AnyBIC></OrgId></Id></Dbtr>" in document
+    assert pacs008_to_mt103(parse_pacs008(document)).message == msg
+
+
+def test_a_party_with_a_bic_and_a_name_keeps_the_bic_and_reports_the_name() -> None:
+    msg = mt103_to_pacs008(mt103(), created_at=NOW).message
+    creditor = PartyAccount(name="JOHN DOE", country="US", bic="DOEJUS33")
+    tx = msgspec.structs.replace(msg.transactions[0], creditor=creditor)
+    result = pacs008_to_mt103(msgspec.structs.replace(msg, transactions=(tx,)))
+    assert result.message.beneficiary == Party(option="A", bic="DOEJUS33")
+    assert [(w.field, w.element.split("CdtTrfTxInf/")[1]) for w in result.warnings] == [
+        ("59A", "Cdtr/Nm"), ("59A", "Cdtr/PstlAdr/Ctry")]
+
+
+def test_charges_of_agents_mt_cannot_name_are_reported() -> None:
+    msg = mt103_to_pacs008(mt103(), created_at=NOW).message
+    third = Agent(bic="ABNANL2A")
+    tx = msgspec.structs.replace(msg.transactions[0], charges=(Charge(700, "USD", third),))
+    result = pacs008_to_mt103(msgspec.structs.replace(msg, transactions=(tx,)))
+    assert result.message.sender_charges == (Money("USD", 700),)
+    assert [w.element.split("CdtTrfTxInf/")[1] for w in result.warnings] == ["ChrgsInf[1]/Agt"]
+
+
+def test_instructions_beyond_six_lines_are_cut_with_plus_and_uncoded_ones_get_rec() -> None:
+    msg = mt103_to_pacs008(mt103(), created_at=NOW).message
+    tx = msgspec.structs.replace(msg.transactions[0], next_agent_instructions=(
+        NextAgentInstruction(info="PLEASE ADVISE"),
+        NextAgentInstruction(info="/BNF/" + "X" * 135),
+        NextAgentInstruction(code="TELA")))
+    result = pacs008_to_mt103(msgspec.structs.replace(msg, transactions=(tx,)))
+    lines = result.message.sender_to_receiver_info
+    assert lines is not None and len(lines) == 6
+    assert lines[0] == "/REC/PLEASE ADVISE"
+    assert lines[1] == "/BNF/" + "X" * 30 and lines[-1].endswith("+")
+    assert {w.rule for w in result.warnings} == {RULE_NO_CODE, RULE_TRUNCATE}
+    assert parse_mt(build_mt(result.message)) == result.message
+
+
+def test_72_line_breaks_that_do_not_come_back_are_reported() -> None:
+    result = mt103_to_pacs008(mt103(sender_to_receiver_info=("/REC/SHORT", "//LINE")),
+                              created_at=NOW)
+    tx = result.message.transactions[0]
+    assert tx.next_agent_instructions == (NextAgentInstruction(info="/REC/SHORTLINE"),)
+    assert [w.rule for w in result.warnings] == [RULE_LINE_BREAKS]
+
+
+def test_an_instruction_reading_as_a_return_is_not_written_first() -> None:
+    msg = mt103_to_pacs008(mt103(), created_at=NOW).message
+    tx = msgspec.structs.replace(msg.transactions[0], next_agent_instructions=(
+        NextAgentInstruction(info="/RETN/99"),))
+    result = pacs008_to_mt103(msgspec.structs.replace(msg, transactions=(tx,)))
+    assert result.message.sender_to_receiver_info == ("/REC//RETN/99",)
+    assert [w.rule for w in result.warnings] == [RULE_AMBIGUOUS]
+    assert b"pacs.008" in mt_to_mx(build_mt(result.message), created_at=NOW).message
 
 
 def test_long_mx_names_and_addresses_are_truncated_with_plus() -> None:
@@ -414,3 +581,32 @@ def test_an_agent_bic_mt_cannot_hold_is_reported_and_the_name_used() -> None:
     assert result.message.ordering_institution == Party(option="D", lines=("BANK OF X",))
     assert [w.element.rsplit("/", 2)[-2:] for w in result.warnings] == [["FinInstnId",
                                                                          "BICFI"]]
+
+
+def test_what_the_envelope_holds_beyond_the_addresses_is_reported() -> None:
+    envelope = Envelope(sender="BKCHCNBJXXXX", receiver="CITIUS33XXXX", priority="U",
+                        user_header=UserHeader(mur="MUR-7", validation_flag="STP",
+                                               service_type="001"),
+                        trailer=(("PDE", ""),))
+    result = mt_to_mx(build_mt(mt103(envelope=envelope)), created_at=NOW)
+    assert [(w.field, w.element, w.lost) for w in result.warnings] == [
+        ("block 2", "AppHdr/Prty", "'priority U'"), ("108", "AppHdr", "'MUR-7'"),
+        ("119", "AppHdr", "'STP'"), ("111", "AppHdr", "'001'"),
+        ("block 5", "AppHdr/PssblDplct", "'PDE:'")]
+    assert {w.rule for w in result.warnings} == {RULE_NO_ELEMENT}
+    plain = msgspec.structs.replace(envelope, priority="N", user_header=UserHeader(),
+                                    trailer=())
+    assert mt_to_mx(build_mt(mt103(envelope=plain)), created_at=NOW).warnings == ()
+
+
+def test_what_an_apphdr_holds_beyond_the_bics_is_reported_and_a_duplicate_is_pde() -> None:
+    document = mt_to_mx(build_mt(mt103()), created_at=NOW).message
+    header = AppHeader(sender=Agent(bic="BKCHCNBJ", lei="5493001KJTIIGC8Y1R12"),
+                       receiver=Agent(bic="CITIUS33"), biz_msg_id="B-1",
+                       msg_def_id="pacs.008.001.08", created_at=NOW,
+                       biz_service="swift.cbprplus.02", possible_duplicate=True)
+    result = mx_to_mt(build_business_message(header, document))
+    assert parse_mt(result.message).envelope.trailer == (("PDE", ""),)
+    assert [w.element for w in result.warnings] == [
+        "AppHdr/Fr/FIId", "AppHdr/BizMsgIdr", "AppHdr/BizSvc", "AppHdr/CreDt"]
+    assert {w.rule for w in result.warnings} == {RULE_NO_FIELD}

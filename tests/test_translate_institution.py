@@ -14,6 +14,7 @@ from xsd_oracle import assert_valid
 from messages.iso20022 import (
     Agent,
     BankTransfer,
+    NextAgentInstruction,
     Pacs009,
     PartyAccount,
     UnderlyingCustomerTransfer,
@@ -37,6 +38,9 @@ from tests.test_translate_customer import (
     addresses,
     customers,
     institutions,
+    instructions_72,
+    intermediaries,
+    mx_instructions,
     remittances,
     warned_about,
 )
@@ -53,16 +57,19 @@ fitting_202: dict[str, st.SearchStrategy[Any]] = {
     "value_date": mts.dates, "currency": mts.currencies, "amount": st.integers(1, 10**12),
     "beneficiary_institution": with_account | institutions("AD"),
     "ordering_institution": st.none() | with_account | institutions("AD"),
-    "intermediary": st.none() | institutions("AD"),
+    "intermediary": st.none() | institutions("AD") | with_account,
     "account_with_institution": st.none() | institutions("AD"),
+    "sender_to_receiver_info": st.none() | instructions_72(),
 }
 fitting_mt202 = st.builds(MT202, **fitting_202)
 fitting_mt202cov = st.builds(
     MT202COV, underlying_ordering_customer=customers("50"),
     underlying_beneficiary=customers("59"),
     underlying_ordering_institution=st.none() | institutions("AD"),
+    underlying_intermediary=st.none() | intermediaries,
     underlying_account_with_institution=st.none() | institutions("ACD"),
     underlying_remittance_info=st.none() | remittances,
+    underlying_sender_to_receiver_info=st.none() | instructions_72(),
     underlying_instructed_amount=st.none() | st.builds(Money, mts.currencies,
                                                         st.integers(1, 10**12)),
     **fitting_202,
@@ -90,7 +97,7 @@ def test_an_mt202_or_cov_that_fits_comes_back_unchanged(msg: MT202) -> None:
         assume(not_the_sender(msg.underlying_ordering_institution, msg.envelope.sender))
         assume(not_the_sender(msg.underlying_account_with_institution, msg.envelope.receiver))
     back, warnings = sent_back(msg)
-    assert all(w.element.endswith("/Id/OrgId/AnyBIC") for w in warnings)
+    assert warnings == ()
     assert back == msg
     assert type(back) is type(msg)
 
@@ -139,6 +146,15 @@ def test_any_mt202_keeps_every_field_that_fits_and_warns_about_the_rest(msg: MT2
 
 
 mt_bic_agents = st.builds(Agent, bic=mts.bics)
+mx_covers = st.builds(
+    UnderlyingCustomerTransfer, debtor=mxs.parties, debtor_agent=mxs.agents(),
+    creditor_agent=mxs.agents(), creditor=mxs.parties,
+    remittance_info=st.none() | mxs.text(140),
+    intermediary_agent=st.none() | mt_bic_agents | mxs.agents(),
+    next_agent_instructions=mx_instructions,
+).flatmap(lambda cover: st.just(cover) if cover.intermediary_agent is None else st.builds(
+    msgspec.structs.replace, st.just(cover),
+    intermediary_account=st.none() | mts.accounts | mxs.accounts))
 mx_transfers = st.builds(
     BankTransfer,
     end_to_end_id=mxs.ids, tx_id=mxs.ids, uetr=mxs.uetrs, amount=st.integers(1, 10**11),
@@ -151,11 +167,11 @@ mx_transfers = st.builds(
     debtor_account=st.none() | mxs.accounts, creditor_account=st.none() | mxs.accounts,
     instr_id=st.none() | mxs.ids, purpose=st.none() | mxs.codes4,
     remittance_info=st.none() | mxs.text(140),
-    underlying=st.none() | st.builds(
-        UnderlyingCustomerTransfer, debtor=mxs.parties, debtor_agent=mxs.agents(),
-        creditor_agent=mxs.agents(), creditor=mxs.parties,
-        remittance_info=st.none() | mxs.text(140)),
-)
+    underlying=st.none() | mx_covers,
+    next_agent_instructions=mx_instructions,
+).flatmap(lambda tx: st.just(tx) if tx.intermediary_agent is None else st.builds(
+    msgspec.structs.replace, st.just(tx),
+    intermediary_account=st.none() | mts.accounts | mxs.accounts))
 mx_pacs009 = st.builds(Pacs009, msg_id=mxs.ids, created_at=st.just(NOW),
                        transactions=mx_transfers.map(lambda tx: (tx,)),
                        settlement_method=st.sampled_from(["INDA", "INDA", "COVE"]))
@@ -164,12 +180,15 @@ TX_ELEMENTS = {
     "amount": "IntrBkSttlmAmt", "currency": "IntrBkSttlmAmt", "settlement_date": "IntrBkSttlmDt",
     "debtor": "Dbtr", "creditor": "Cdtr", "debtor_agent": "DbtrAgt", "creditor_agent": "CdtrAgt",
     "instructing_agent": "InstgAgt", "instructed_agent": "InstdAgt",
-    "intermediary_agent": "IntrmyAgt1", "debtor_account": "DbtrAcct",
-    "creditor_account": "CdtrAcct", "purpose": "Purp", "remittance_info": "RmtInf",
+    "intermediary_agent": "IntrmyAgt1", "intermediary_account": "IntrmyAgt1",
+    "debtor_account": "DbtrAcct", "creditor_account": "CdtrAcct", "purpose": "Purp",
+    "remittance_info": "RmtInf", "next_agent_instructions": "InstrForNxtAgt",
 }
 COVER_ELEMENTS = {"debtor": "Dbtr", "debtor_agent": "DbtrAgt", "creditor_agent": "CdtrAgt",
                   "creditor": "Cdtr", "remittance_info": "RmtInf",
-                  "instructed_amount": "InstdAmt", "instructed_currency": "InstdAmt"}
+                  "instructed_amount": "InstdAmt", "instructed_currency": "InstdAmt",
+                  "intermediary_agent": "IntrmyAgt1", "intermediary_account": "IntrmyAgt1",
+                  "next_agent_instructions": "InstrForNxtAgt"}
 
 
 def empty(value: Any) -> bool:
@@ -228,6 +247,7 @@ def test_mt202_fields_map_to_the_fi_transfer() -> None:
                               clearing_system="CNAPS")
     assert (tx.creditor, tx.creditor_account) == (Agent(bic="BOFAUS3N"), "36001234")
     assert tx.intermediary_agent == Agent(bic="CHASUS33")
+    assert tx.next_agent_instructions == ()
     assert (tx.instructing_agent, tx.instructed_agent) == (Agent(bic="BKCHCNBJ"),
                                                            Agent(bic="CITIUS33"))
 
@@ -242,6 +262,7 @@ def test_cov_sequence_b_becomes_the_underlying_transfer() -> None:
         underlying_remittance_info=("INV 7",),
         underlying_instructed_amount=Money("CNY", 3_600_000_00),
         underlying_sender_to_receiver_info=("/ACC/SAME DAY",),
+        underlying_intermediary=Party(option="C", account="/FW026009593"),
     )
     result = mt202_to_pacs009(msg, created_at=NOW)
     cover = result.message.transactions[0].underlying
@@ -249,9 +270,14 @@ def test_cov_sequence_b_becomes_the_underlying_transfer() -> None:
         debtor=PartyAccount(name="ZHANG SAN"), debtor_agent=Agent(bic="BKCHCNBJ"),
         creditor_agent=Agent(bic="CITIUS33"), creditor=PartyAccount(name="JOHN DOE",
                                                                      account="987"),
-        remittance_info="INV 7", instructed_amount=3_600_000_00, instructed_currency="CNY")
-    assert [w.field for w in result.warnings] == ["72"]
-    assert isinstance(pacs009_to_mt202(result.message).message, MT202COV)
+        remittance_info="INV 7", instructed_amount=3_600_000_00, instructed_currency="CNY",
+        intermediary_agent=Agent(member_id="026009593", clearing_system="USABA"),
+        next_agent_instructions=(NextAgentInstruction(info="/ACC/SAME DAY"),))
+    assert result.warnings == ()
+    assert_valid(build_pacs009(result.message), SCHEMA)
+    back = pacs009_to_mt202(result.message)
+    assert back.warnings == ()
+    assert back.message == msg
 
 
 def test_a_35_character_end_to_end_id_becomes_21_with_plus() -> None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from xsd_oracle import assert_valid
 
-from messages.iso20022 import build_pacs004, parse_pacs004
+from messages.iso20022 import Agent, Charge, build_pacs004, parse_pacs004
 from messages.mt import MT103, Envelope, Money, Party, build_mt, parse_mt
 from messages.translate import (
     TranslationError,
@@ -57,7 +57,10 @@ returns = st.builds(
     charges=st.sampled_from(["OUR", "SHA", "BEN"]),
     instructed_amount=st.none() | st.builds(Money, mts.currencies, st.integers(1, 10**12)),
     sender_to_receiver_info=return_lines(),
-)
+    sender_charges=st.lists(st.builds(Money, mts.currencies, st.integers(0, 10**9)),
+                            max_size=2).map(tuple),
+    receiver_charges=st.none() | st.builds(Money, mts.currencies, st.integers(0, 10**9)),
+).filter(lambda msg: msg.envelope.sender[:8] != msg.envelope.receiver[:8])
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -89,6 +92,18 @@ def test_return_codes_in_72_map_to_the_return_reason() -> None:
     assert (tx.amount, tx.orgnl_amount, tx.charge_bearer) == (990_00, 1000_00, "SHAR")
     # the field in error and the parties of the return have no pacs.004 element
     assert {w.field for w in result.warnings} == {"72", "50a", "59a"}
+
+
+def test_charges_taken_on_the_way_back_are_charges_information() -> None:
+    msg = msgspec.structs.replace(RETURN, sender_charges=(Money("USD", 10_00),))
+    result = mt103_return_to_pacs004(msg, created_at=NOW)
+    tx = result.message.transactions[0]
+    assert tx.charges == (Charge(10_00, "USD", Agent(bic="CITIUS33")),)
+    document = build_pacs004(result.message)
+    assert_valid(document, "pacs.004.001.09")
+    assert b'<ChrgsInf><Amt Ccy="USD">10.00</Amt>' in document
+    assert pacs004_to_mt103_return(parse_pacs004(document)).message.sender_charges == (
+        Money("USD", 10_00),)
 
 
 def test_the_dispatcher_sends_a_return_to_pacs004_and_back() -> None:

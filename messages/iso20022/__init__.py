@@ -36,7 +36,9 @@ from messages.iso20022.pacs002 import Pacs002, TxStatus, build_pacs002, parse_pa
 from messages.iso20022.pacs004 import Pacs004, ReturnedTransfer, build_pacs004, parse_pacs004
 from messages.iso20022.pacs008 import (
     Agent,
+    Charge,
     CreditTransfer,
+    NextAgentInstruction,
     Pacs008,
     PartyAccount,
     build_pacs008,
@@ -50,8 +52,10 @@ from messages.iso20022.pacs009 import (
     parse_pacs009,
 )
 from messages.iso20022.pacs028 import StatusRequest, build_pacs028, parse_pacs028
+from messages.iso20022.profiles import PROFILES, Profile, check_pacs008
 
 __all__ = [
+    "PROFILES",
     "Agent",
     "AppHeader",
     "Balance",
@@ -62,15 +66,18 @@ __all__ = [
     "Camt054",
     "Camt056",
     "CancellationStatus",
+    "Charge",
     "CreditTransfer",
     "Entry",
     "EntryTransaction",
+    "NextAgentInstruction",
     "Notification",
     "Pacs002",
     "Pacs004",
     "Pacs008",
     "Pacs009",
     "PartyAccount",
+    "Profile",
     "RelatedHeader",
     "ReturnedTransfer",
     "Statement",
@@ -89,6 +96,7 @@ __all__ = [
     "build_pacs008",
     "build_pacs009",
     "build_pacs028",
+    "check_pacs008",
     "message_name",
     "parse_business_message",
     "parse_camt029",

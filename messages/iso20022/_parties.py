@@ -41,12 +41,14 @@ class Agent(msgspec.Struct, frozen=True):
 
 
 class PartyAccount(msgspec.Struct, frozen=True):
-    """A debtor or creditor with its account."""
+    """A debtor or creditor with its account; `bic` is its Id/OrgId/AnyBIC. CBPR+: a party is
+    named by a name or a BIC (or both)."""
 
-    name: str
+    name: str | None = None
     account: str | None = None
     country: str | None = None
     address_lines: tuple[str, ...] = ()
+    bic: str | None = None
 
 
 # ---------------------------------------------------------------- build
@@ -70,7 +72,7 @@ class _PartyPaths:
     """XPath suffixes of a party's and its account's values, below the transaction; `key` is
     the party's name, or `wrap/name` for a party whose Nm is inside a `wrap` element."""
 
-    __slots__ = ("account", "account_name", "address", "country", "name")
+    __slots__ = ("account", "account_name", "address", "bic", "country", "name")
 
     def __init__(self, key: str) -> None:
         wrap, _, party = key.rpartition("/")
@@ -79,6 +81,7 @@ class _PartyPaths:
         self.name = f"/{party}/Nm"
         self.country = f"/{party}/PstlAdr/Ctry"
         self.address = f"/{party}/PstlAdr/AdrLine"
+        self.bic = f"/{party}/Id/OrgId/AnyBIC"
         self.account_name = account
         self.account = f"/{account}/Id/Othr/Id"
 
@@ -153,13 +156,21 @@ def clearing_system_xml(system: str | None, where: str) -> str:
 
 
 def party_xml(name: str, party: PartyAccount, where: str, wrap: str = "") -> str:
-    """The party `name` (Nm, PstlAdr) followed by its account (`name`Acct).
+    """The party `name` (Nm, PstlAdr, Id/OrgId/AnyBIC) followed by its account (`name`Acct).
 
     `wrap` names the element between the party and its Nm where a choice puts one (the `Pty`
     of a Party40Choice in camt reports).
     """
     paths = _party_paths[f"{wrap}/{name}" if wrap else name]
-    nm = _xml.max140_xml(party.name, where, paths.name)
+    if party.name is not None:
+        nm = f"<Nm>{_xml.max140_xml(party.name, where, paths.name)}</Nm>"
+    elif party.bic is None:
+        raise MessageError("MX_MISSING_ELEMENT", "a party needs a name or a BIC",
+                           where=where + paths.name)
+    else:
+        nm = ""
+    identification = "" if party.bic is None else \
+        f"<Id><OrgId><AnyBIC>{_xml.any_bic(party.bic, where, paths.bic)}</AnyBIC></OrgId></Id>"
     address = ""
     if party.country is not None or party.address_lines:
         country = "" if party.country is None else \
@@ -178,8 +189,8 @@ def party_xml(name: str, party: PartyAccount, where: str, wrap: str = "") -> str
         f"<{paths.account_name}>{account_id_xml(party.account, where, paths.account)}"\
         f"</{paths.account_name}>"
     if wrap:
-        return f"<{name}><{wrap}><Nm>{nm}</Nm>{address}</{wrap}></{name}>{account}"
-    return f"<{name}><Nm>{nm}</Nm>{address}</{name}>{account}"
+        return f"<{name}><{wrap}>{nm}{address}{identification}</{wrap}></{name}>{account}"
+    return f"<{name}>{nm}{address}{identification}</{name}>{account}"
 
 
 # ---------------------------------------------------------------- parse
@@ -195,7 +206,7 @@ class Reader:
     def __init__(self, namespace: str) -> None:
         self.t = _xml.Tags(namespace, """
             Cd Prtry FinInstnId BICFI ClrSysMmbId ClrSysId MmbId LEI Nm PstlAdr Ctry AdrLine
-            Id IBAN Othr
+            Id IBAN Othr OrgId AnyBIC
         """)
         # Clark tag of a name in this namespace.
         self.tag: Callable[[str], str] = _Made(lambda name: f"{{{namespace}}}{name}").__getitem__
@@ -299,8 +310,24 @@ class Reader:
                                    where=address_where + "/AdrLine")
         if account_first:
             account = self.optional_account(index, account_name, where)
-        party_name = text(party, t.Nm, _xml.max140, party_where)
+        party_name = optional_text(party, t.Nm, _xml.max140, party_where)
+        bic = None
+        identification = optional(party, t.Id, party_where)
+        if identification is not None:
+            bic = self._any_bic(identification, party_where + "/Id")
+        if party_name is None and bic is None:
+            raise MessageError("MX_MISSING_ELEMENT", "a party needs a name or a BIC",
+                               where=party_where + "/Nm")
         if not account_first:
             account = self.optional_account(index, account_name, where)
         return PartyAccount(name=party_name, account=account, country=country,
-                            address_lines=lines)
+                            address_lines=lines, bic=bic)
+
+    def _any_bic(self, element: Element, where: str) -> str | None:
+        """The OrgId/AnyBIC of a party's Id (Party38Choice) at XPath `where`, None when the Id
+        holds another identification (which the model does not carry)."""
+        t = self.t
+        organisation = optional(kids(element), t.OrgId, where)
+        if organisation is None:
+            return None
+        return optional_text(kids(organisation), t.AnyBIC, _xml.any_bic, where + "/OrgId")

@@ -45,6 +45,22 @@ _BIC = re.compile(r"[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?")
 _LEI = re.compile(r"[A-Z0-9]{18}[0-9]{2}")
 _UUID4 = re.compile(r"[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}")
 _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}")
+# IBAN length by country (ISO 13616 registry); a country not listed is held to the pattern and
+# the check digits alone.
+IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22,
+    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28,
+    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
+    "GL": 18, "GR": 27, "GT": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
+    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20,
+    "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31, "MU": 30, "NL": 18,
+    "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22, "SA": 24,
+    "SC": 31, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "ST": 25, "SV": 28, "TL": 23, "TN": 24,
+    "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20,
+}
+# ISO 7064 mod 97-10 reads each letter as its number: A (or a) is 10 ... Z is 35.
+_IBAN_DIGITS = {ord(char): str(int(char, 36)) for char in
+                "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -491,22 +507,25 @@ max105_xml = text_xml(105)
 max140_xml = text_xml(140)
 max4_xml = text_xml(4)
 bic = pattern_check(_BIC, "BICFI")
+any_bic = pattern_check(_BIC, "AnyBIC")  # AnyBICDec2014Identifier: the BICFI pattern
 lei = pattern_check(_LEI, "LEI")
 uetr = pattern_check(_UUID4, "UUIDv4 UETR")
 country = pattern_check(_COUNTRY, "ISO 3166 country code")
 
 
 def is_iban(account: str) -> bool:
-    """True when `account` matches the IBAN pattern and its ISO 7064 mod-97 check digits.
+    """True when `account` matches the IBAN pattern, its country's IBAN length and its ISO 7064
+    mod-97 check digits.
 
     >>> is_iban("GB82WEST12345698765432"), is_iban("GB00WEST12345698765432")
     (True, False)
+    >>> is_iban("GB82WEST1234569876543")  # a digit short for GB
+    False
     """
-    if _IBAN.fullmatch(account) is None:
+    if _IBAN.fullmatch(account) is None or \
+            IBAN_LENGTHS.get(account[:2], len(account)) != len(account):
         return False
-    rearranged = account[4:] + account[:4]
-    digits = "".join(str(int(char, 36)) for char in rearranged)
-    return int(digits) % 97 == 1
+    return int((account[4:] + account[:4]).translate(_IBAN_DIGITS)) % 97 == 1
 
 
 def currency_check(value: str, where: str) -> str:
@@ -525,8 +544,8 @@ def amount_text(minor: int, currency: str, where: str) -> str:
     if exp is not None and type(minor) is int and 0 < minor < _AMOUNT_LIMIT:
         if exp == 0:
             return str(minor)
-        units, fraction = divmod(minor, 10**exp)
-        return f"{units}.{fraction:0{exp}d}"
+        digits = str(minor).rjust(exp + 1, "0")  # slicing: a nested format spec is 3x slower
+        return f"{digits[:-exp]}.{digits[-exp:]}"
     # Something is wrong (or unusual): the detailed checks word the error.
     currency_check(currency, f"{where}/@Ccy")
     if type(minor) is not int or minor <= 0:

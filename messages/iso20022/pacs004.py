@@ -27,7 +27,15 @@ from messages.iso20022 import _xml
 from messages.iso20022._originals import OriginalReader, ids_xml, reason_xml, settlement_xml
 from messages.iso20022._parties import Reader
 from messages.iso20022._xml import Element, child, kids, optional, optional_text, repeated, text
-from messages.iso20022.pacs008 import CHARGE_BEARERS, SETTLEMENT_METHODS, Agent, PaymentDocument
+from messages.iso20022.pacs008 import (
+    CHARGE_BEARERS,
+    SETTLEMENT_METHODS,
+    Agent,
+    Charge,
+    PaymentDocument,
+    charges_xml,
+    parse_charges,
+)
 
 __all__ = ["MESSAGE_NAME", "Pacs004", "ReturnedTransfer", "build_pacs004", "parse_pacs004"]
 
@@ -39,7 +47,7 @@ _HEAD = _PATH + "/GrpHdr"
 _SETTLEMENT = _HEAD + "/SttlmInf"
 _T = _xml.Tags(NAMESPACE, """
     GrpHdr MsgId CreDtTm NbOfTxs SttlmInf SttlmMtd ClrSys TxInf RtrId RtrdIntrBkSttlmAmt
-    IntrBkSttlmDt ChrgBr
+    IntrBkSttlmDt ChrgBr ChrgsInf Amt
 """)
 _READ = Reader(NAMESPACE)
 _ORIGINAL = OriginalReader(NAMESPACE)
@@ -55,7 +63,8 @@ class ReturnedTransfer(msgspec.Struct, frozen=True):
     units of `orgnl_currency` (set both or neither). `reason` is an ISO external return reason
     code (RtrRsnInf/Rsn/Cd, e.g. AC04, FOCR); a channel's own code goes in
     `reason_proprietary`. Only one of the two may be set. `originator` is the name of the
-    party that started the return (RtrRsnInf/Orgtr/Nm).
+    party that started the return (RtrRsnInf/Orgtr/Nm). `charges` (ChrgsInf) are those taken
+    on the way back.
     """
 
     orgnl_msg_id: str
@@ -77,6 +86,7 @@ class ReturnedTransfer(msgspec.Struct, frozen=True):
     reason_proprietary: str | None = None
     additional_info: str | None = None
     originator: str | None = None
+    charges: tuple[Charge, ...] = ()
 
 
 class Pacs004(msgspec.Struct, frozen=True):
@@ -103,12 +113,13 @@ def _returned_xml(tx: ReturnedTransfer, where: str) -> str:
         "</IntrBkSttlmDt>"
     charge_bearer = "" if tx.charge_bearer is None else \
         f"<ChrgBr>{_charge_bearer(tx.charge_bearer, where, '/ChrgBr')}</ChrgBr>"
+    charges = charges_xml(tx.charges, where) if tx.charges else ""
     reason = reason_xml("RtrRsnInf", where, tx.reason, tx.reason_proprietary,
                         tx.additional_info, tx.originator)
     return (
         f"<TxInf>{return_id}{ids_xml(tx, where)}{settlement_xml(tx, where)}"
         f'<RtrdIntrBkSttlmAmt Ccy="{tx.currency}">{amount}</RtrdIntrBkSttlmAmt>{date}'
-        f"{charge_bearer}{reason}</TxInf>"
+        f"{charge_bearer}{charges}{reason}</TxInf>"
     )
 
 
@@ -131,6 +142,7 @@ def _parse_returned(element: Element, where: str) -> ReturnedTransfer:
     amount, currency = _xml.amount(tx, _T.RtrdIntrBkSttlmAmt, where)
     date = optional_text(tx, _T.IntrBkSttlmDt, _xml.parse_date, where)
     charge_bearer = optional_text(tx, _T.ChrgBr, _charge_bearer, where)
+    charges = parse_charges(tx, _T, _READ, where)
     reason = _ORIGINAL.reason(tx, "RtrRsnInf", where)
     return ReturnedTransfer(
         **ids,
@@ -140,6 +152,7 @@ def _parse_returned(element: Element, where: str) -> ReturnedTransfer:
         settlement_date=date,
         return_id=return_id,
         charge_bearer=charge_bearer,
+        charges=charges,
         **reason,
     )
 

@@ -30,12 +30,14 @@ from messages.iso20022._parties import (
     Agent,
     PartyAccount,
     Reader,
+    account_xml,
     agent_xml,
     clearing_system_xml,
     optional_agent_xml,
     party_xml,
 )
 from messages.iso20022._xml import Element, Kids, child, kids, optional, optional_text, text
+from messages.iso20022.profiles import check_pacs008
 
 if TYPE_CHECKING:
     from messages.iso20022.pacs009 import BankTransfer
@@ -43,7 +45,9 @@ if TYPE_CHECKING:
 __all__ = [
     "MESSAGE_NAME",
     "Agent",
+    "Charge",
     "CreditTransfer",
+    "NextAgentInstruction",
     "Pacs008",
     "PartyAccount",
     "build_pacs008",
@@ -59,19 +63,38 @@ _SETTLEMENT = _HEAD + "/SttlmInf"
 _T = _xml.Tags(NAMESPACE, """
     GrpHdr MsgId CreDtTm NbOfTxs SttlmInf SttlmMtd ClrSys Cd InstgAgt InstdAgt
     CdtTrfTxInf PmtId InstrId EndToEndId TxId UETR IntrBkSttlmAmt IntrBkSttlmDt ChrgBr
-    Purp RmtInf Ustrd
+    Purp RmtInf Ustrd InstdAmt ChrgsInf Amt InstrForNxtAgt InstrInf
 """)
 _READ = Reader(NAMESPACE)
 
 CHARGE_BEARERS = frozenset({"DEBT", "CRED", "SHAR", "SLEV"})
 SETTLEMENT_METHODS = frozenset({"INDA", "INGA", "COVE", "CLRG"})
+NEXT_AGENT_CODES = frozenset({"PHOA", "TELA"})  # Instruction4Code
 
 _charge_bearer = _xml.code_check(CHARGE_BEARERS)
 _settlement_method = _xml.code_check(SETTLEMENT_METHODS)
+_next_agent_code = _xml.code_check(NEXT_AGENT_CODES)
+
+
+class Charge(msgspec.Struct, frozen=True):
+    """One ChrgsInf: `amount` (minor units of `currency`; zero is allowed) taken by `agent`."""
+
+    amount: int
+    currency: str
+    agent: Agent
+
+
+class NextAgentInstruction(msgspec.Struct, frozen=True):
+    """One InstrForNxtAgt: a `code` (PHOA: phone, TELA: telecom the next agent) and/or `info`
+    (up to 140 characters); at least one of the two."""
+
+    code: str | None = None
+    info: str | None = None
 
 
 class CreditTransfer(msgspec.Struct, frozen=True):
-    """One CdtTrfTxInf; `amount` is in minor units of `currency`."""
+    """One CdtTrfTxInf; `amount` is in minor units of `currency`, `instructed_amount`
+    (InstdAmt) in minor units of `instructed_currency` (set both or neither)."""
 
     end_to_end_id: str
     tx_id: str
@@ -87,6 +110,12 @@ class CreditTransfer(msgspec.Struct, frozen=True):
     instr_id: str | None = None
     purpose: str | None = None
     remittance_info: str | None = None
+    instructed_amount: int | None = None
+    instructed_currency: str | None = None
+    charges: tuple[Charge, ...] = ()
+    intermediary_agent: Agent | None = None
+    intermediary_account: str | None = None
+    next_agent_instructions: tuple[NextAgentInstruction, ...] = ()
 
 
 class Pacs008(msgspec.Struct, frozen=True):
@@ -135,16 +164,74 @@ def purpose_xml(tx: CreditTransfer | BankTransfer, where: str) -> str:
     return purpose + remittance
 
 
+def instructed_amount_xml(amount: int | None, currency: str | None, where: str) -> str:
+    """`<InstdAmt>` where set; amount and currency go together."""
+    if amount is None and currency is None:
+        return ""
+    if amount is None or currency is None:
+        raise MessageError("MX_MISSING_ELEMENT", "instructed amount and currency go together",
+                           where=where + "/InstdAmt")
+    value = _xml.amount_text(amount, currency, where + "/InstdAmt")
+    return f'<InstdAmt Ccy="{currency}">{value}</InstdAmt>'
+
+
+def charges_xml(charges: tuple[Charge, ...], where: str) -> str:
+    """Every `<ChrgsInf>` (amount and the agent that takes it)."""
+    out = []
+    for index, charge in enumerate(charges, start=1):
+        at = f"{where}/ChrgsInf[{index}]"
+        if type(charge) is not Charge:
+            raise MessageError("MX_BAD_VALUE", f"expected a Charge, got {charge!r}", where=at)
+        amount = _xml.balance_amount_text(charge.amount, charge.currency, at + "/Amt")
+        out.append(f'<ChrgsInf><Amt Ccy="{charge.currency}">{amount}</Amt>'
+                   f'{agent_xml("Agt", charge.agent, at)}</ChrgsInf>')
+    return "".join(out)
+
+
+def intermediary_xml(agent: Agent | None, account: str | None, where: str) -> str:
+    """`<IntrmyAgt1>` and its account, where set (an account needs its agent)."""
+    if agent is None:
+        if account is not None:
+            raise MessageError("MX_MISSING_ELEMENT", "an intermediary account needs its agent",
+                               where=where + "/IntrmyAgt1")
+        return ""
+    account_part = "" if account is None else account_xml("IntrmyAgt1Acct", account, where)
+    return agent_xml("IntrmyAgt1", agent, where) + account_part
+
+
+def next_agent_xml(instructions: tuple[NextAgentInstruction, ...], where: str) -> str:
+    """Every `<InstrForNxtAgt>`."""
+    out = []
+    for index, instruction in enumerate(instructions, start=1):
+        at = f"{where}/InstrForNxtAgt[{index}]"
+        if type(instruction) is not NextAgentInstruction or \
+                (instruction.code is None and instruction.info is None):
+            raise MessageError("MX_MISSING_ELEMENT", "an instruction needs a code or text",
+                               where=at + "/InstrInf")
+        code = "" if instruction.code is None else \
+            f"<Cd>{_next_agent_code(instruction.code, at, '/Cd')}</Cd>"
+        info = "" if instruction.info is None else \
+            f"<InstrInf>{_xml.max140_xml(instruction.info, at, '/InstrInf')}</InstrInf>"
+        out.append(f"<InstrForNxtAgt>{code}{info}</InstrForNxtAgt>")
+    return "".join(out)
+
+
 def _transfer_xml(tx: CreditTransfer, where: str) -> str:
     payment = payment_xml(tx, where)
+    instructed = instructed_amount_xml(tx.instructed_amount, tx.instructed_currency, where)
     charge_bearer = _charge_bearer(tx.charge_bearer, where, "/ChrgBr")
+    charges = charges_xml(tx.charges, where) if tx.charges else ""
+    intermediary = intermediary_xml(tx.intermediary_agent, tx.intermediary_account, where)
     debtor = party_xml("Dbtr", tx.debtor, where)
     debtor_agent = agent_xml("DbtrAgt", tx.debtor_agent, where)
     creditor_agent = agent_xml("CdtrAgt", tx.creditor_agent, where)
     creditor = party_xml("Cdtr", tx.creditor, where)
+    instructions = next_agent_xml(tx.next_agent_instructions, where) \
+        if tx.next_agent_instructions else ""
     return (
-        f"<CdtTrfTxInf>{payment}<ChrgBr>{charge_bearer}</ChrgBr>{debtor}{debtor_agent}"
-        f"{creditor_agent}{creditor}{purpose_xml(tx, where)}</CdtTrfTxInf>"
+        f"<CdtTrfTxInf>{payment}{instructed}<ChrgBr>{charge_bearer}</ChrgBr>{charges}"
+        f"{intermediary}{debtor}{debtor_agent}{creditor_agent}{creditor}{instructions}"
+        f"{purpose_xml(tx, where)}</CdtTrfTxInf>"
     )
 
 
@@ -200,8 +287,11 @@ class PaymentDocument:
 _DOCUMENT = PaymentDocument(NAMESPACE, _ROOT, "CdtTrfTxInf", _transfer_xml)
 
 
-def build_pacs008(msg: Pacs008) -> bytes:
-    """The UTF-8 document; raises MessageError naming the element of any invalid value."""
+def build_pacs008(msg: Pacs008, *, profile: str | None = None) -> bytes:
+    """The UTF-8 document; raises MessageError naming the element of any invalid value, or
+    (MX_RULE) any value that breaks the usage rules of `profile` (see `profiles.PROFILES`)."""
+    if profile is not None:
+        check_pacs008(msg, profile)
     return _DOCUMENT.build(msg)
 
 
@@ -226,15 +316,67 @@ def parse_payment(tx: Kids, t: _xml.Tags, where: str
             text(tx, t.IntrBkSttlmDt, _xml.parse_date, where))
 
 
+def parse_instructed_amount(tx: Kids, t: _xml.Tags, where: str
+                            ) -> tuple[int | None, str | None]:
+    """(amount, currency) of the InstdAmt among the children `tx`, (None, None) without one."""
+    if t.InstdAmt not in tx:
+        return None, None
+    return _xml.amount(tx, t.InstdAmt, where)
+
+
+def parse_charges(tx: Kids, t: _xml.Tags, read: Reader, where: str) -> tuple[Charge, ...]:
+    """Every ChrgsInf among the children `tx` of the element at XPath `where`."""
+    if t.ChrgsInf not in tx:
+        return ()
+    out = []
+    for index, element in enumerate(_xml.repeated(tx, t.ChrgsInf), start=1):
+        at = f"{where}/ChrgsInf[{index}]"
+        charge = kids(element)
+        amount, currency = _xml.amount(charge, t.Amt, at)
+        out.append(Charge(amount, currency, read.required_agent(charge, "Agt", at)))
+    return tuple(out)
+
+
+def parse_intermediary(tx: Kids, read: Reader, where: str) -> tuple[Agent | None, str | None]:
+    """IntrmyAgt1 and IntrmyAgt1Acct among the children `tx` of the element at XPath `where`."""
+    agent = read.optional_agent(tx, "IntrmyAgt1", where)
+    account = read.optional_account(tx, "IntrmyAgt1Acct", where)
+    if account is not None and agent is None:
+        raise MessageError("MX_MISSING_ELEMENT", "an intermediary account needs its agent",
+                           where=where + "/IntrmyAgt1")
+    return agent, account
+
+
+def parse_next_agent(tx: Kids, t: _xml.Tags, where: str) -> tuple[NextAgentInstruction, ...]:
+    """Every InstrForNxtAgt among the children `tx` of the element at XPath `where`."""
+    if t.InstrForNxtAgt not in tx:
+        return ()
+    out = []
+    for index, element in enumerate(_xml.repeated(tx, t.InstrForNxtAgt), start=1):
+        at = f"{where}/InstrForNxtAgt[{index}]"
+        instruction = kids(element)
+        code = optional_text(instruction, t.Cd, _next_agent_code, at)
+        info = optional_text(instruction, t.InstrInf, _xml.max140, at)
+        if code is None and info is None:
+            raise MessageError("MX_MISSING_ELEMENT", "an instruction needs a code or text",
+                               where=at + "/InstrInf")
+        out.append(NextAgentInstruction(code, info))
+    return tuple(out)
+
+
 def _parse_transfer(element: Element, where: str) -> CreditTransfer:
     tx = kids(element)
     instr_id, end_to_end_id, tx_id, uetr, amount, currency, settlement_date = \
         parse_payment(tx, _T, where)
+    instructed_amount, instructed_currency = parse_instructed_amount(tx, _T, where)
     charge_bearer = text(tx, _T.ChrgBr, _charge_bearer, where)
+    charges = parse_charges(tx, _T, _READ, where)
+    intermediary, intermediary_account = parse_intermediary(tx, _READ, where)
     debtor = _READ.party(tx, "Dbtr", where, account_first=True)
     debtor_agent = _READ.required_agent(tx, "DbtrAgt", where)
     creditor_agent = _READ.required_agent(tx, "CdtrAgt", where)
     creditor = _READ.party(tx, "Cdtr", where, account_first=True)
+    instructions = parse_next_agent(tx, _T, where)
     purpose = optional(tx, _T.Purp, where)
     remittance = optional(tx, _T.RmtInf, where)
     return CreditTransfer(
@@ -254,6 +396,12 @@ def _parse_transfer(element: Element, where: str) -> CreditTransfer:
         _xml.only_text(purpose, _T.Cd, _xml.max4, where + "/Purp"),
         remittance_info=None if remittance is None else
         _xml.only_text(remittance, _T.Ustrd, _xml.max140, where + "/RmtInf"),
+        instructed_amount=instructed_amount,
+        instructed_currency=instructed_currency,
+        charges=charges,
+        intermediary_agent=intermediary,
+        intermediary_account=intermediary_account,
+        next_agent_instructions=instructions,
     )
 
 

@@ -37,8 +37,15 @@ from messages.iso20022._xml import Element, child, kids, optional, text
 from messages.iso20022.pacs008 import (
     SETTLEMENT_METHODS,
     Agent,
+    NextAgentInstruction,
     PartyAccount,
     PaymentDocument,
+    instructed_amount_xml,
+    intermediary_xml,
+    next_agent_xml,
+    parse_instructed_amount,
+    parse_intermediary,
+    parse_next_agent,
     parse_payment,
     payment_xml,
     purpose_xml,
@@ -62,6 +69,7 @@ _SETTLEMENT = _HEAD + "/SttlmInf"
 _T = _xml.Tags(NAMESPACE, """
     GrpHdr MsgId CreDtTm NbOfTxs SttlmInf SttlmMtd ClrSys CdtTrfTxInf PmtId InstrId EndToEndId
     TxId UETR IntrBkSttlmAmt IntrBkSttlmDt Purp Cd RmtInf Ustrd UndrlygCstmrCdtTrf InstdAmt
+    InstrForNxtAgt InstrInf
 """)
 _READ = Reader(NAMESPACE)
 
@@ -82,6 +90,9 @@ class UnderlyingCustomerTransfer(msgspec.Struct, frozen=True):
     remittance_info: str | None = None
     instructed_amount: int | None = None
     instructed_currency: str | None = None
+    intermediary_agent: Agent | None = None
+    intermediary_account: str | None = None
+    next_agent_instructions: tuple[NextAgentInstruction, ...] = ()
 
 
 class BankTransfer(msgspec.Struct, frozen=True):
@@ -110,6 +121,8 @@ class BankTransfer(msgspec.Struct, frozen=True):
     purpose: str | None = None
     remittance_info: str | None = None
     underlying: UnderlyingCustomerTransfer | None = None
+    intermediary_account: str | None = None
+    next_agent_instructions: tuple[NextAgentInstruction, ...] = ()
 
 
 class Pacs009(msgspec.Struct, frozen=True):
@@ -129,22 +142,18 @@ def _underlying_xml(cover: UnderlyingCustomerTransfer, where: str) -> str:
     where += "/UndrlygCstmrCdtTrf"
     debtor = party_xml("Dbtr", cover.debtor, where)
     debtor_agent = agent_xml("DbtrAgt", cover.debtor_agent, where)
+    intermediary = intermediary_xml(cover.intermediary_agent, cover.intermediary_account, where)
     creditor_agent = agent_xml("CdtrAgt", cover.creditor_agent, where)
     creditor = party_xml("Cdtr", cover.creditor, where)
+    instructions = next_agent_xml(cover.next_agent_instructions, where)
     remittance = "" if cover.remittance_info is None else \
         f"<RmtInf><Ustrd>{_xml.max140_xml(cover.remittance_info, where, '/RmtInf/Ustrd')}"\
         "</Ustrd></RmtInf>"
-    instructed = ""
-    if (cover.instructed_amount is None) != (cover.instructed_currency is None):
-        raise MessageError("MX_MISSING_ELEMENT", "instructed amount and currency go together",
-                           where=where + "/InstdAmt")
-    if cover.instructed_amount is not None and cover.instructed_currency is not None:
-        value = _xml.amount_text(cover.instructed_amount, cover.instructed_currency,
-                                 where + "/InstdAmt")
-        instructed = f'<InstdAmt Ccy="{cover.instructed_currency}">{value}</InstdAmt>'
+    instructed = instructed_amount_xml(cover.instructed_amount, cover.instructed_currency,
+                                       where)
     return (
-        f"<UndrlygCstmrCdtTrf>{debtor}{debtor_agent}{creditor_agent}{creditor}{remittance}"
-        f"{instructed}</UndrlygCstmrCdtTrf>"
+        f"<UndrlygCstmrCdtTrf>{debtor}{debtor_agent}{intermediary}{creditor_agent}{creditor}"
+        f"{instructions}{remittance}{instructed}</UndrlygCstmrCdtTrf>"
     )
 
 
@@ -153,7 +162,7 @@ def _transfer_xml(tx: BankTransfer, where: str) -> str:
     agents = (
         optional_agent_xml("InstgAgt", tx.instructing_agent, where)
         + optional_agent_xml("InstdAgt", tx.instructed_agent, where)
-        + optional_agent_xml("IntrmyAgt1", tx.intermediary_agent, where)
+        + intermediary_xml(tx.intermediary_agent, tx.intermediary_account, where)
         + agent_xml("Dbtr", tx.debtor, where)
         + ("" if tx.debtor_account is None else account_xml("DbtrAcct", tx.debtor_account, where))
         + optional_agent_xml("DbtrAgt", tx.debtor_agent, where)
@@ -162,9 +171,10 @@ def _transfer_xml(tx: BankTransfer, where: str) -> str:
         + ("" if tx.creditor_account is None else
            account_xml("CdtrAcct", tx.creditor_account, where))
     )
+    instructions = next_agent_xml(tx.next_agent_instructions, where)
     purpose = purpose_xml(tx, where)
     underlying = "" if tx.underlying is None else _underlying_xml(tx.underlying, where)
-    return f"<CdtTrfTxInf>{payment}{agents}{purpose}{underlying}</CdtTrfTxInf>"
+    return f"<CdtTrfTxInf>{payment}{agents}{instructions}{purpose}{underlying}</CdtTrfTxInf>"
 
 
 # pacs.009 names its instructing/instructed agents per transaction, not in the header.
@@ -183,19 +193,22 @@ def _parse_underlying(element: Element, where: str) -> UnderlyingCustomerTransfe
     cover = kids(element)
     debtor = _READ.party(cover, "Dbtr", where)
     debtor_agent = _READ.required_agent(cover, "DbtrAgt", where)
+    intermediary, intermediary_account = parse_intermediary(cover, _READ, where)
     creditor_agent = _READ.required_agent(cover, "CdtrAgt", where)
     creditor = _READ.party(cover, "Cdtr", where)
+    instructions = parse_next_agent(cover, _T, where)
     remittance = optional(cover, _T.RmtInf, where)
-    instructed_amount = instructed_currency = None
-    if _T.InstdAmt in cover:
-        instructed_amount, instructed_currency = _xml.amount(cover, _T.InstdAmt, where)
+    instructed_amount, instructed_currency = parse_instructed_amount(cover, _T, where)
     return UnderlyingCustomerTransfer(
         debtor=debtor, debtor_agent=debtor_agent, creditor_agent=creditor_agent,
         creditor=creditor,
         remittance_info=None if remittance is None else
         _xml.only_text(remittance, _T.Ustrd, _xml.max140, where + "/RmtInf"),
         instructed_amount=instructed_amount, instructed_currency=instructed_currency,
+        intermediary_agent=intermediary, intermediary_account=intermediary_account,
+        next_agent_instructions=instructions,
     )
+
 
 
 def _parse_transfer(element: Element, where: str) -> BankTransfer:
@@ -204,13 +217,14 @@ def _parse_transfer(element: Element, where: str) -> BankTransfer:
         parse_payment(tx, _T, where)
     instructing = _READ.optional_agent(tx, "InstgAgt", where)
     instructed = _READ.optional_agent(tx, "InstdAgt", where)
-    intermediary = _READ.optional_agent(tx, "IntrmyAgt1", where)
+    intermediary, intermediary_account = parse_intermediary(tx, _READ, where)
     debtor = _READ.required_agent(tx, "Dbtr", where)
     debtor_account = _READ.optional_account(tx, "DbtrAcct", where)
     debtor_agent = _READ.optional_agent(tx, "DbtrAgt", where)
     creditor_agent = _READ.optional_agent(tx, "CdtrAgt", where)
     creditor = _READ.required_agent(tx, "Cdtr", where)
     creditor_account = _READ.optional_account(tx, "CdtrAcct", where)
+    instructions = parse_next_agent(tx, _T, where)
     purpose = optional(tx, _T.Purp, where)
     remittance = optional(tx, _T.RmtInf, where)
     underlying = optional(tx, _T.UndrlygCstmrCdtTrf, where)
@@ -237,6 +251,8 @@ def _parse_transfer(element: Element, where: str) -> BankTransfer:
         _xml.only_text(remittance, _T.Ustrd, _xml.max140, where + "/RmtInf"),
         underlying=None if underlying is None else
         _parse_underlying(underlying, where + "/UndrlygCstmrCdtTrf"),
+        intermediary_account=intermediary_account,
+        next_agent_instructions=instructions,
     )
 
 

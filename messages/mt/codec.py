@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from fastpath.mttok import DEFAULT_MAX_SIZE, MtSyntaxError, split_subblocks, tokenize
-from messages.currency import exponent, format_amount, parse_amount
+from messages.currency import CURRENCIES, exponent, format_amount, parse_amount
 from messages.errors import MessageError
 from messages.mt import fields as _fields
 from messages.mt.errors import (
@@ -82,6 +82,10 @@ _USER_RE = {tag: re.compile(pattern) for tag, (_, pattern) in USER_HEADER_TAGS.i
 _USER_ATTR = {tag: attr for tag, (attr, _) in USER_HEADER_TAGS.items()}
 _TRAILER_VALUE = re.compile(r"[\x20-\x7e]*")
 _REFERENCE_TAGS = frozenset({"20", "21"})
+_MATCHERS = {tag: fmt.regex.fullmatch for tag, fmt in _fields.FORMATS.items()}
+_NO_USER_HEADER = UserHeader()  # frozen: one instance serves every message without block 3
+# Minor-unit exponent of every currency money can be counted in.
+_EXPONENTS = {code: row.exponent for code, row in CURRENCIES.items() if row.exponent is not None}
 
 
 # ---------------------------------------------------------------- spec entries, precompiled
@@ -125,6 +129,53 @@ def _first_tags(spec: _Spec) -> dict[str, str]:
     return spec.tags if spec.tags is not None else _first_tags(spec.group[0])
 
 
+class _Plan:
+    """A message's (or a group's) specs compiled for reading fields in one pass.
+
+    `moves[(i, tag)]`, for the spec i last read (-1: none yet), is the move a field `tag`
+    makes: the spec j that takes it next (i again for a repeating spec), a mandatory spec it
+    would skip (-1: none), and what reading it takes: the decoder, the option letter, the
+    attribute(s), how they are stored and the group's plan. A tag with no move ends the plan.
+    `mandatory_from[i + 1]` is the next mandatory spec after spec i.
+    """
+
+    __slots__ = ("mandatory_from", "moves", "repeats", "specs")
+
+    def __init__(self, specs: tuple[_Spec, ...]) -> None:
+        count = len(specs)
+        self.specs = specs
+        first = tuple(_first_tags(spec) for spec in specs)
+        steps = [(_DECODERS.get(spec.kind), spec.attrs if len(spec.attrs) > 1 else spec.attrs[0],
+                  _REPEAT if spec.repeat else _ONE if len(spec.attrs) == 1 else _MANY,
+                  None if spec.tags is not None else _Plan(spec.group)) for spec in specs]
+        self.repeats = tuple(spec.attrs[0] for spec in specs if spec.repeat)
+        mandatory_from = [count] * (count + 1)
+        for index in range(count - 1, -1, -1):
+            mandatory_from[index] = index if specs[index].mandatory else \
+                mandatory_from[index + 1]
+        self.mandatory_from = tuple(mandatory_from)
+        self.moves: dict[tuple[int, str], tuple[Any, ...]] = {}
+        for current in range(-1, count):
+            taken: set[str] = set()
+            if current >= 0 and specs[current].repeat:
+                self._add(current, current, first[current], -1, steps, taken)
+            for index in range(current + 1, count):
+                missing = mandatory_from[current + 1]
+                self._add(current, index, first[index], missing if missing < index else -1,
+                          steps, taken)
+
+    def _add(self, current: int, index: int, tags: dict[str, str], missing: int,
+             steps: list[tuple[Any, ...]], taken: set[str]) -> None:
+        for tag, letter in tags.items():
+            if tag not in taken:  # the first spec that takes a tag takes it
+                taken.add(tag)
+                decode, attr, store, group = steps[index]
+                self.moves[(current, tag)] = (index, missing, decode, letter, attr, store, group)
+
+
+_ONE, _REPEAT, _MANY = 0, 1, 2  # how a step stores its value: attr, appended, one per attr
+
+
 # ---------------------------------------------------------------- values
 
 
@@ -142,7 +193,11 @@ def _yymmdd(day: datetime.date, tag: str) -> str:
 
 
 def _amount(text: str, currency: str, tag: str, line: int | None) -> int:
+    """Minor units of a 15d amount (its format already checked: digits and one comma)."""
     units, _, fraction = text.partition(",")
+    exp = _EXPONENTS.get(currency)
+    if exp is not None and len(fraction) <= exp:
+        return int(units + fraction.ljust(exp, "0"))
     try:
         return parse_amount(f"{units}.{fraction}" if fraction else units, currency)
     except MessageError as err:
@@ -155,18 +210,6 @@ def _amount_text(minor: int, currency: str, tag: str) -> str:
         return text.replace(".", ",") if exponent(currency) else text + ","
     except MessageError as err:
         raise MtBadField(err.message, tag=tag) from None
-
-
-def _s(roles: dict[str, _fields.RoleValue], role: str) -> str | None:
-    value = roles.get(role)
-    assert value is None or isinstance(value, str)
-    return value
-
-
-def _req(roles: dict[str, _fields.RoleValue], role: str) -> str:
-    value = roles[role]
-    assert isinstance(value, str)
-    return value
 
 
 class _Context:
@@ -182,7 +225,8 @@ Decoded = Any  # one typed value, or a tuple for a multi-attribute entry
 
 
 def _d_text(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    _fields.check(tag, value, line)
+    if _MATCHERS[tag](value) is None:
+        _fields.check(tag, value, line)
     if tag in _REFERENCE_TAGS and (value.startswith("/") or value.endswith("/") or "//" in value):
         raise MtBadField("a reference may not start or end with '/' or hold '//'", tag=tag,
                          line=line)
@@ -194,7 +238,8 @@ def _d_text(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Deco
 
 
 def _d_lines(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    _fields.check(tag, value, line)
+    if _MATCHERS[tag](value) is None:
+        _fields.check(tag, value, line)
     return tuple(value.split("\r\n"))
 
 
@@ -203,30 +248,27 @@ def _d_option_lines(tag: str, letter: str, value: str, line: int, ctx: _Context)
 
 
 def _d_party(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    roles = _fields.decode(tag, value, line)
-    lines = roles.get("lines", ())
-    assert isinstance(lines, tuple)
-    return Party(option=letter, mark=_s(roles, "mark"), account=_s(roles, "account"),
-                 bic=_s(roles, "bic"), lines=lines)
+    # a failed match goes to check(), which raises naming what is wrong
+    roles = (_MATCHERS[tag](value) or _fields.check(tag, value, line)).groupdict()
+    lines = roles.get("lines")
+    return Party(option=letter, mark=roles.get("mark"), account=roles.get("account"),
+                 bic=roles.get("bic"), lines=() if lines is None else tuple(lines.split("\r\n")))
 
 
 def _d_value_amount(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    roles = _fields.decode(tag, value, line)
-    currency = _req(roles, "currency")
-    return (_date(_req(roles, "date"), tag, line), currency,
-            _amount(_req(roles, "amount"), currency, tag, line))
+    date, currency, amount = (_MATCHERS[tag](value) or _fields.check(tag, value, line)).groups()
+    return (_date(date, tag, line), currency, _amount(amount, currency, tag, line))
 
 
 def _d_money(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
-    roles = _fields.decode(tag, value, line)
-    currency = _req(roles, "currency")
-    return Money(currency, _amount(_req(roles, "amount"), currency, tag, line))
+    currency, amount = (_MATCHERS[tag](value) or _fields.check(tag, value, line)).groups()
+    return Money(currency, _amount(amount, currency, tag, line))
 
 
 def _d_balance(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
     roles = _fields.decode(tag, value, line)
-    currency = _req(roles, "currency")
-    mark = _req(roles, "mark")
+    currency = roles["currency"]
+    mark = roles["mark"]
     if mark not in ("C", "D"):
         raise MtBadField(f"balance mark {mark!r} is not C or D", tag=tag, line=line)
     if ctx.currency is None:
@@ -234,8 +276,8 @@ def _d_balance(tag: str, letter: str, value: str, line: int, ctx: _Context) -> D
     elif currency != ctx.currency:
         raise MtBadField(f"currency {currency} differs from the statement's {ctx.currency}",
                          tag=tag, line=line)
-    return Balance(mark=mark, date=_date(_req(roles, "date"), tag, line), currency=currency,
-                   amount=_amount(_req(roles, "amount"), currency, tag, line), option=letter)
+    return Balance(mark=mark, date=_date(roles["date"], tag, line), currency=currency,
+                   amount=_amount(roles["amount"], currency, tag, line), option=letter)
 
 
 _MARKS = ("RC", "RD", "C", "D")
@@ -244,30 +286,30 @@ _MARKS = ("RC", "RD", "C", "D")
 def _d_statement_line(tag: str, letter: str, value: str, line: int, ctx: _Context) -> Decoded:
     roles = _fields.decode(tag, value, line)
     # 2a[1!a] is ambiguous for a regex: the mark is C, D, RC or RD, the funds code what follows
-    letters = _req(roles, "mark") + (_s(roles, "funds_code") or "")
+    letters = roles["mark"] + (roles["funds_code"] or "")
     mark = next((m for m in _MARKS if letters.startswith(m)), None)
     if mark is None or len(letters) - len(mark) > 1:
         raise MtBadField(f"{letters!r} is not a debit/credit mark [and funds code]", tag=tag,
                          line=line)
-    entry_date = _s(roles, "entry_date")
+    entry_date = roles["entry_date"]
     if entry_date is not None:  # MMDD of any year, so 29 February passes
         try:
             datetime.date(2000, int(entry_date[:2]), int(entry_date[2:]))
         except ValueError:
             raise MtBadField(f"entry date {entry_date!r} is not MMDD", tag=tag,
                              line=line) from None
-    customer_ref = _req(roles, "customer_ref")
-    bank_ref = _s(roles, "bank_ref")
+    customer_ref = roles["customer_ref"]
+    bank_ref = roles["bank_ref"]
     if bank_ref is None and "//" in customer_ref:  # 16x swallows //16x: split it back
         customer_ref, _, bank_ref = customer_ref.partition("//")
     if ctx.currency is None:
         raise MtMissingField("no balance gives the statement currency", tag="60a", line=line)
     return StatementLine(
-        value_date=_date(_req(roles, "date"), tag, line), mark=mark,
-        amount=_amount(_req(roles, "amount"), ctx.currency, tag, line),
-        transaction_type=_req(roles, "type"), customer_ref=customer_ref,
+        value_date=_date(roles["date"], tag, line), mark=mark,
+        amount=_amount(roles["amount"], ctx.currency, tag, line),
+        transaction_type=roles["type"], customer_ref=customer_ref,
         entry_date=entry_date, funds_code=letters[len(mark):] or None,
-        bank_ref=bank_ref, details=_s(roles, "details"))
+        bank_ref=bank_ref, details=roles["details"])
 
 
 _DECODERS: dict[str, Callable[[str, str, str, int, _Context], Decoded]] = {
@@ -280,6 +322,7 @@ _DECODERS: dict[str, Callable[[str, str, str, int, _Context], Decoded]] = {
     "balance": _d_balance,
     "statement_line": _d_statement_line,
 }
+_PLANS: dict[str, _Plan] = {mt: _Plan(specs) for mt, specs in _SPECS.items()}
 
 
 # encoders: (value, tag, context) -> field text; the letter is chosen by _letter below
@@ -376,39 +419,45 @@ _ENCODERS: dict[str, Callable[[Any, str, _Context], str]] = {
 Field = tuple[str, str, int]
 
 
-def _walk(specs: tuple[_Spec, ...], fields: list[Field], pos: int, out: dict[str, Any],
+def _missing(spec: _Spec, line: int | None) -> MtMissingField:
+    return MtMissingField(f"mandatory field :{spec.display}: is missing", tag=spec.display,
+                          line=line)
+
+
+def _walk(plan: _Plan, fields: list[Field], pos: int, out: dict[str, Any],
           ctx: _Context) -> int:
+    """Read `fields` from `pos` into `out` (attribute -> value) while they follow the plan's
+    specs in order; returns where it stopped. Absent optional fields keep their defaults."""
+    moves = plan.moves
     n = len(fields)
-    for spec in specs:
-        items: list[Any] = []
-        if spec.tags is None:
-            first = _first_tags(spec)
-            while pos < n and fields[pos][0] in first:
-                group: dict[str, Any] = {}
-                pos = _walk(spec.group, fields, pos, group, ctx)
-                items.append(_group_value(spec.kind, group))
-                if not spec.repeat:
-                    break
+    current = -1
+    while pos < n:
+        tag, value, line = fields[pos]
+        move = moves.get((current, tag))
+        if move is None:
+            break  # not a field of this plan here: the caller decides
+        current, missing, decode, letter, attr, store, group = move
+        if missing >= 0:
+            raise _missing(plan.specs[missing], line)
+        if group is None:
+            item = decode(tag, letter, value, line, ctx)
+            pos += 1
         else:
-            tags = spec.tags
-            decode = _DECODERS[spec.kind]
-            while pos < n and fields[pos][0] in tags:
-                tag, value, line = fields[pos]
-                items.append(decode(tag, tags[tag], value, line, ctx))
-                pos += 1
-                if not spec.repeat:
-                    break
-        if spec.mandatory and not items:
-            raise MtMissingField(f"mandatory field :{spec.display}: is missing",
-                                 tag=spec.display, line=fields[pos][2] if pos < n else None)
-        if spec.repeat:
-            out[spec.attrs[0]] = tuple(items)
-        elif len(spec.attrs) == 1:
-            out[spec.attrs[0]] = items[0] if items else None
+            values: dict[str, Any] = {}
+            pos = _walk(group, fields, pos, values, ctx)
+            item = _group_value(plan.specs[current].kind, values)
+        if store == _ONE:
+            out[attr] = item
+        elif store == _REPEAT:
+            out.setdefault(attr, []).append(item)
         else:
-            for attr, item in zip(spec.attrs, items[0] if items else (None,) * len(spec.attrs),
-                                  strict=True):
-                out[attr] = item
+            out.update(zip(attr, item, strict=True))
+    missing = plan.mandatory_from[current + 1]
+    if missing < len(plan.specs):
+        raise _missing(plan.specs[missing], fields[pos][2] if pos < n else None)
+    for attr in plan.repeats:
+        if attr in out:
+            out[attr] = tuple(out[attr])
     return pos
 
 
@@ -487,18 +536,9 @@ def _envelope(blocks: list[tuple[str, str, int]]) -> tuple[str, Envelope, str | 
                          block="1")
     address, session, sequence = basic.groups()
     app = seen["2"][0]
-    env: dict[str, Any] = {"session": session, "sequence": sequence}
-    if (found := _INPUT.fullmatch(app)) is not None:
-        mt, receiver, priority, monitoring, obsolescence = found.groups()
-        env.update(sender=address, receiver=receiver, direction="I", priority=priority,
-                   delivery_monitoring=monitoring, obsolescence=obsolescence)
-    elif (found := _OUTPUT.fullmatch(app)) is not None:
-        (mt, input_time, mir_date, sender, mir_session, mir_sequence, output_date, output_time,
-         priority) = found.groups()
-        env.update(sender=sender, receiver=address, direction="O", priority=priority,
-                   input_time=input_time, mir_date=mir_date, mir_session=mir_session,
-                   mir_sequence=mir_sequence, output_date=output_date, output_time=output_time)
-    else:
+    found = _INPUT.fullmatch(app)
+    output = None if found is not None else _OUTPUT.fullmatch(app)
+    if found is None and output is None:
         raise MtBadBlock("application header is neither input (I) nor output (O)", block="2")
     user: dict[str, str] = {}
     if "3" in seen:
@@ -519,10 +559,26 @@ def _envelope(blocks: list[tuple[str, str, int]]) -> tuple[str, Envelope, str | 
         content, offset = seen["5"]
         trailer = tuple(_subblocks(content, offset))
     uetr = user.pop("uetr", None)
-    if mt == "202" and user.get("validation_flag") == "COV":
+    header = UserHeader(**user) if user else _NO_USER_HEADER
+    if found is not None:
+        mt, receiver, priority, monitoring, obsolescence = found.groups()
+        envelope = Envelope(sender=address, receiver=receiver, session=session,
+                            sequence=sequence, priority=priority,
+                            delivery_monitoring=monitoring, obsolescence=obsolescence,
+                            user_header=header, trailer=trailer)
+    elif output is not None:
+        (mt, input_time, mir_date, sender, mir_session, mir_sequence, output_date, output_time,
+         priority) = output.groups()
+        envelope = Envelope(sender=sender, receiver=address, direction="O", session=session,
+                            sequence=sequence, priority=priority, input_time=input_time,
+                            mir_date=mir_date, mir_session=mir_session,
+                            mir_sequence=mir_sequence, output_date=output_date,
+                            output_time=output_time, user_header=header, trailer=trailer)
+    if mt == "202" and header.validation_flag == "COV":
         mt = "202COV"
-        del user["validation_flag"]
-    return mt, Envelope(**env, user_header=UserHeader(**user), trailer=trailer), uetr
+        envelope = msgspec.structs.replace(
+            envelope, user_header=msgspec.structs.replace(header, validation_flag=None))
+    return mt, envelope, uetr
 
 
 def _subblocks(content: str, offset: int) -> list[tuple[str, str]]:
@@ -546,7 +602,7 @@ def parse_mt(text: str, *, max_size: int = DEFAULT_MAX_SIZE) -> MTMessage:
         raise MtMissingField(f"MT{mt} needs a UETR (block 3 field 121)", tag="121", block="3")
     values: dict[str, Any] = {}
     ctx = _Context()
-    pos = _walk(_SPECS[mt], fields, 0, values, ctx)
+    pos = _walk(_PLANS[mt], fields, 0, values, ctx)
     if pos < len(fields):
         tag, _, line = fields[pos]
         raise MtBadField(f"field :{tag}: is not expected here (unknown or out of sequence)",

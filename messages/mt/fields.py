@@ -1,12 +1,15 @@
-"""Field formats in SWIFT notation, compiled once into regexes with one group per atom.
+"""Field formats in SWIFT notation, compiled once into regexes with one named group per role.
 
-``decode`` checks a value against its tag's format and returns the typed roles' raw text;
-``encode`` renders role values back through the same format, then checks the result.
+``decode`` checks a value against its tag's format and returns the typed roles' raw text (None
+for an absent optional part); ``encode`` renders role values back through the same format, then
+checks the result.
 
 >>> decode("32A", "240506EUR1234,5")
 {'date': '240506', 'currency': 'EUR', 'amount': '1234,5'}
 >>> decode("52A", "/D/12345\\r\\nBANKBEBBXXX")
 {'mark': 'D', 'account': '12345', 'bic': 'BANKBEBBXXX'}
+>>> decode("52A", "BANKBEBB")
+{'mark': None, 'account': None, 'bic': 'BANKBEBB'}
 >>> encode("50K", {"account": "123", "lines": ("JOHN DOE", "LONDON")})
 '/123\\r\\nJOHN DOE\\r\\nLONDON'
 """
@@ -14,7 +17,7 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from messages.mt.errors import MtBadField
 from messages.mt.specs import FIELD_FORMATS
@@ -77,24 +80,51 @@ def _parse(notation: str, roles: list[str]) -> tuple[_Node, ...]:
 
 
 def _atom_regex(atom: _Atom) -> str:
+    """The atom's pattern, without a group."""
     if atom.kind == "d":  # digits with one decimal comma, at most `size` characters in all
-        return rf"((?=[0-9,]{{1,{atom.size}}}(?![0-9,]))[0-9]+,[0-9]*)"
+        return rf"(?=[0-9,]{{1,{atom.size}}}(?![0-9,]))[0-9]+,[0-9]*"
     cls = _CLASSES[atom.kind]
     one = f"{cls}{{{atom.size}}}" if atom.fixed else f"{cls}{{1,{atom.size}}}"
     if atom.lines:
-        return f"({one}(?:\\r\\n{one}){{0,{atom.lines - 1}}})"
-    return f"({one})"
+        return f"{one}(?:\\r\\n{one}){{0,{atom.lines - 1}}}"
+    return one
 
 
-def _regex(nodes: tuple[_Node, ...]) -> str:
+def _role_of(node: _Node) -> str | None:
+    """The one role of an atom, or of an optional part holding atoms of one role only."""
+    if isinstance(node, _Atom):
+        return node.role
+    if isinstance(node, _Optional):
+        roles = {_role_of(child) for child in node.children}
+        return roles.pop() if len(roles) == 1 else None
+    return None
+
+
+def _regex(nodes: tuple[_Node, ...], grouped: bool = True) -> str:
+    """The pattern of `nodes`; when `grouped`, each run of nodes of one role (a BIC's four
+    parts) is one named group, so each role is one group of the match."""
     out = []
-    for node in nodes:
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        role = _role_of(node) if grouped else None
+        if role is not None and role != "-":
+            end = i + 1
+            while end < len(nodes) and _role_of(nodes[end]) == role:
+                end += 1
+            if end == i + 1 and isinstance(node, _Optional):  # absent: None, not ""
+                out.append(f"(?:(?P<{role}>{_regex(node.children, grouped=False)}))?")
+            else:
+                out.append(f"(?P<{role}>{_regex(nodes[i:end], grouped=False)})")
+            i = end
+            continue
         if isinstance(node, _Atom):
-            out.append(_atom_regex(node))
+            out.append(f"(?:{_atom_regex(node)})")
         elif isinstance(node, _Optional):
-            out.append(f"(?:{_regex(node.children)})?")
+            out.append(f"(?:{_regex(node.children, grouped)})?")
         else:
             out.append(re.escape(node))
+        i += 1
     return "".join(out)
 
 
@@ -118,6 +148,7 @@ def compile_format(notation: str, roles: str) -> FieldFormat:
     atoms = tuple(_atoms(nodes))
     named = [a.role for a in atoms if a.role != "-"]
     shared = frozenset(r for r in named if named.count(r) > 1)
+    # re refuses a group name twice: a role's atoms must be next to each other
     return FieldFormat(notation, re.compile(_regex(nodes)), nodes, atoms, shared)
 
 
@@ -138,19 +169,17 @@ def check(tag: str, value: str, line: int | None = None) -> re.Match[str]:
     return found
 
 
-def decode(tag: str, value: str, line: int | None = None) -> dict[str, RoleValue]:
-    """Role -> raw text (``lines`` roles as tuples) of a value checked against its format."""
-    found = check(tag, value, line)
-    roles: dict[str, RoleValue] = {}
-    for atom, text in zip(FORMATS[tag].atoms, found.groups(), strict=True):
-        role = atom.role
-        if role == "-" or text is None:
-            continue
-        if role == "lines":
-            roles[role] = tuple(text.split("\r\n"))
-        else:
-            before = roles.get(role)
-            roles[role] = text if before is None else f"{before}{text}"
+def decode(tag: str, value: str, line: int | None = None) -> dict[str, Any]:
+    """Role -> raw text (``lines`` as a tuple of lines; None when absent) of a value checked
+    against its format."""
+    fmt = FORMATS.get(tag)
+    found = None if fmt is None else fmt.regex.fullmatch(value)
+    if found is None:
+        found = check(tag, value, line)  # raises, naming what is wrong
+    roles = found.groupdict()
+    text = roles.get("lines")
+    if text is not None:
+        roles["lines"] = tuple(text.split("\r\n"))
     return roles
 
 

@@ -17,11 +17,14 @@ from messages.errors import MessageError
 __all__ = [
     "RULE_AMBIGUOUS",
     "RULE_CHARSET",
+    "RULE_LINE_BREAKS",
     "RULE_LINE_START",
     "RULE_NOT_VALID_MX",
+    "RULE_NO_CODE",
     "RULE_NO_ELEMENT",
     "RULE_NO_FIELD",
     "RULE_TRUNCATE",
+    "RULE_TRUNCATE_MX",
     "DataLoss",
     "Translation",
     "TranslationError",
@@ -31,9 +34,13 @@ M = TypeVar("M")
 
 # The CBPR+ translation rules a loss cites; stable texts so callers may group by them.
 RULE_TRUNCATE = "CBPR+ truncation: cut to the MT field size, last character replaced by '+'"
+RULE_TRUNCATE_MX = "CBPR+ truncation: cut to the MX element size, last character replaced by '+'"
 RULE_CHARSET = "CBPR+ character set: UTF-8 to SWIFT X set, untranslatable characters as '.'"
 RULE_LINE_START = "SWIFT FIN: a line may not start with ':' or '-' (a name line not with '/');"\
     " replaced by '.'"
+RULE_LINE_BREAKS = "CBPR+: field 72 travels instruction by instruction (a /code/ line and its"\
+    " // continuations joined); its line breaks do not"
+RULE_NO_CODE = "SWIFT FIN: a field 72 instruction starts with a /code/; /REC/ written before it"
 RULE_AMBIGUOUS = "SWIFT FIN: the value would read back as something else; not translated"
 RULE_NOT_VALID_MX = "ISO 20022: the value is not valid in the MX element; not translated"
 RULE_NO_FIELD = "CBPR+: no MT field carries this element; not translated"

@@ -1,8 +1,9 @@
 """Party fields (50a, 59a: customers; 51a..58a: institutions) <-> PartyAccount and Agent.
 
-Customer options: A (BIC) <-> Nm holding the BIC (the model has no AnyBIC: reported), K / no
-letter (name and address lines) <-> Nm + AdrLine, F (structured: 1/ name, 2/ address, 3/ country
-and town) <-> Nm + AdrLine + Ctry. An MX party with a country becomes option F.
+Customer options: A (BIC) <-> Id/OrgId/AnyBIC, K / no letter (name and address lines) <-> Nm +
+AdrLine, F (structured: 1/ name, 2/ address, 3/ country and town) <-> Nm + AdrLine + Ctry. An MX
+party with a BIC an MT field can hold becomes option A (its name and address are reported), one
+with a country option F.
 Institutions: A (BIC, //XX clearing code) <-> BICFI (+ ClrSysMmbId), D (name) <-> Nm,
 C (//XX clearing code) <-> ClrSysMmbId.
 """
@@ -14,7 +15,7 @@ import msgspec
 from messages.iso20022 import Agent, PartyAccount
 from messages.mt import Party
 from messages.translate._losses import BIC, COUNTRY, Losses, cut
-from messages.translate._model import RULE_AMBIGUOUS, TranslationError
+from messages.translate._model import RULE_AMBIGUOUS, RULE_TRUNCATE, TranslationError
 from messages.translate.tables import CLEARING_MT_TO_MX, CLEARING_MX_TO_MT, NOT_PROVIDED
 
 # ---------------------------------------------------------------- addresses
@@ -47,9 +48,7 @@ def customer_to_mx(party: Party, tag: str, element: str, losses: Losses) -> Part
     """The PartyAccount of customer field `tag` (50 or 59); `element` is Dbtr or Cdtr."""
     field = tag + party.option
     if party.option == "A":
-        losses.no_element(field, element + "/Id/OrgId/AnyBIC",
-                          f"BIC {party.bic} is carried as the name")
-        return PartyAccount(name=party.bic or NOT_PROVIDED, account=party.account)
+        return PartyAccount(account=party.account, bic=party.bic)
     if party.option == "F":
         return _structured_to_mx(party, field, element, losses)
     lines = party.lines or (NOT_PROVIDED,)
@@ -97,13 +96,15 @@ def customer_to_mt(party: PartyAccount, tag: str, element: str, losses: Losses) 
     """Customer field `tag` (50 or 59) of the MX party `element` (Dbtr or Cdtr)."""
     account = None if party.account is None else \
         losses.fit(party.account, 34, tag, element + "Acct/Id")
+    if party.bic is not None and BIC.fullmatch(party.bic):
+        return _bic_to_mt(party, account, tag, element, losses)
+    if party.bic is not None:
+        losses.no_field(tag, element + "/Id/OrgId/AnyBIC", f"{party.bic} (not an MT BIC)")
     if party.country is not None:
         return _structured_to_mt(party, account, tag, element, losses)
-    if BIC.fullmatch(party.name) and not party.address_lines:
-        return Party(option="A", account=account, bic=party.name)
     field = tag + ("K" if tag == "50" else "")
-    name = losses.line(losses.fit(party.name, 35, field, element + "/Nm"), field,
-                       element + "/Nm", ":-/")
+    name = losses.line(losses.fit(_name(party), 35, field,
+                                  element + "/Nm"), field, element + "/Nm", ":-/")
     address = [
         losses.line(losses.fit(line, 35, field, f"{element}/PstlAdr/AdrLine[{number}]"), field,
                     f"{element}/PstlAdr/AdrLine[{number}]")
@@ -117,13 +118,29 @@ def customer_to_mt(party: PartyAccount, tag: str, element: str, losses: Losses) 
     return Party(option=option, account=account, lines=(name, *address))
 
 
+def _bic_to_mt(party: PartyAccount, account: str | None, tag: str, element: str,
+               losses: Losses) -> Party:
+    """Option A: the BIC and the account; a name, address or country has no room."""
+    field = tag + "A"
+    for value, where in ((party.name, "/Nm"), (party.country, "/PstlAdr/Ctry"),
+                         (party.address_lines, "/PstlAdr/AdrLine")):
+        if value:
+            losses.no_field(field, element + where, value)
+    return Party(option="A", account=account, bic=party.bic)
+
+
+def _name(party: PartyAccount) -> str:
+    """The party's name; NOTPROVIDED for one named only by a BIC MT cannot hold (reported)."""
+    return NOT_PROVIDED if party.name is None else party.name
+
+
 def _structured_to_mt(party: PartyAccount, account: str | None, tag: str, element: str,
                       losses: Losses) -> Party:
     field = tag + "F"
-    name = losses.x(party.name, field, element + "/Nm")
+    name = losses.x(_name(party), field, element + "/Nm")
     if len(name) > 66:
         losses.add(field, element + "/Nm", f"{name[65:]!r} after 65 characters",
-                   "CBPR+ truncation: cut to the MT field size, last character replaced by '+'")
+                   RULE_TRUNCATE)
         name = cut(name, 66)
     lines = [f"1/{name[i:i + 33]}" for i in range(0, len(name), 33)] or [f"1/{NOT_PROVIDED}"]
     address = [losses.fit(line, 33, field, f"{element}/PstlAdr/AdrLine[{number}]")
@@ -140,7 +157,7 @@ def _structured_to_mt(party: PartyAccount, account: str | None, tag: str, elemen
         country_line += "/" + cut(town, 30)
         if len(town) > 30:
             losses.add(field, f"{element}/PstlAdr/AdrLine", f"{town[29:]!r} after 29 characters",
-                       "CBPR+ truncation: cut to the MT field size, last character replaced by '+'")
+                       RULE_TRUNCATE)
     lines.append(country_line)
     if tag == "50":
         identifier = "/" + (account or NOT_PROVIDED)

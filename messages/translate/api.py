@@ -1,6 +1,8 @@
 """Translation by message type: FIN text in, MX document out (and back), with the warnings.
 
-`mt_to_mx` parses the FIN text, picks the translator by MT type and builds the MX document;
+`mt_to_mx` parses the FIN text, picks the translator by MT type and builds the MX document,
+reporting what the envelope holds beyond sender and receiver (block 2 priority, block 3, block 5),
+which a bare Document has no element for;
 `mx_to_mt` reads the Document (bare, or inside a business message whose AppHdr Fr/To become the
 MT sender and receiver), picks the translator by message name and builds the FIN text.
 """
@@ -17,6 +19,8 @@ from messages import iso20022 as mx
 from messages import mt
 from messages.errors import MessageError, MxDtdForbidden, MxMalformed, MxTooLarge
 from messages.mt import MT103
+from messages.mt.specs import USER_HEADER_TAGS
+from messages.translate._losses import Losses
 from messages.translate._model import DataLoss, Translation, TranslationError
 from messages.translate._parties import address_of_bic
 from messages.translate.customer import mt103_to_pacs008, pacs008_to_mt103
@@ -104,7 +108,53 @@ def mt_to_mx(text: str, *, created_at: datetime.datetime | None = None) -> Trans
     if translate is None:
         raise TranslationError(f"MT{message.MESSAGE_TYPE} has no MX translation",
                                where="block 2")
-    return translate(message, created_at)
+    result = translate(message, created_at)
+    envelope = message.envelope
+    if envelope.priority in (None, "N") and envelope.delivery_monitoring is None and \
+            envelope.obsolescence is None and envelope.user_header == _NO_USER_HEADER and \
+            not envelope.trailer:
+        return result
+    return Translation(result.message, result.warnings + _envelope_losses(envelope))
+
+
+_NO_USER_HEADER = mt.UserHeader()
+# block 3 attribute -> its tag
+_USER_HEADER_TAGS = {attr: tag for tag, (attr, _) in USER_HEADER_TAGS.items()}
+
+
+def _envelope_losses(envelope: mt.Envelope) -> tuple[DataLoss, ...]:
+    """What the envelope holds beyond the addresses: no element of a Document carries it (a
+    business application header would carry some)."""
+    losses = Losses()
+    if envelope.priority not in (None, "N"):  # N, normal, is what MX assumes
+        losses.no_element("block 2", "AppHdr/Prty", f"priority {envelope.priority}")
+    for attr, label in (("delivery_monitoring", "delivery monitoring"),
+                        ("obsolescence", "obsolescence period")):
+        if getattr(envelope, attr) is not None:
+            losses.no_element("block 2", "AppHdr", f"{label} {getattr(envelope, attr)}")
+    for attr, value in msgspec.structs.asdict(envelope.user_header).items():
+        if value is not None:
+            losses.no_element(_USER_HEADER_TAGS[attr], "AppHdr", value)
+    for tag, value in envelope.trailer:
+        losses.no_element("block 5", "AppHdr/PssblDplct" if tag == "PDE" else "AppHdr",
+                          f"{tag}:{value}")
+    return tuple(losses.items)
+
+
+def _header_losses(header: mx.AppHeader) -> tuple[DataLoss, ...]:
+    """What an AppHdr holds beyond the sending and receiving BICs (and the message name, which
+    the MT type says): no MT field carries it."""
+    losses = Losses()
+    for agent, element in ((header.sender, "AppHdr/Fr/FIId"), (header.receiver, "AppHdr/To/FIId")):
+        if agent != mx.Agent(bic=agent.bic):
+            losses.no_field("block 1/2", element, agent)
+    for attr, element in (("biz_msg_id", "AppHdr/BizMsgIdr"), ("biz_service", "AppHdr/BizSvc"),
+                          ("created_at", "AppHdr/CreDt"), ("copy_duplicate", "AppHdr/CpyDplct"),
+                          ("related", "AppHdr/Rltd")):
+        value = getattr(header, attr)
+        if value is not None:
+            losses.no_field("", element, value)
+    return tuple(losses.items)
 
 
 def read_mx(data: bytes) -> tuple[str, bytes, mx.AppHeader | None]:
@@ -134,9 +184,14 @@ def mx_to_mt(data: bytes) -> Translation[str]:
     result = translate(parse(document), sender, receiver)
     message: mt.MTMessage = result.message
     warnings: tuple[DataLoss, ...] = result.warnings
-    if header is not None and header.sender.bic and header.receiver.bic:
-        envelope = msgspec.structs.replace(
-            message.envelope, sender=address_of_bic(header.sender.bic),
-            receiver=address_of_bic(header.receiver.bic))
+    if header is not None:
+        warnings += _header_losses(header)
+        envelope = message.envelope
+        if header.sender.bic and header.receiver.bic:
+            envelope = msgspec.structs.replace(
+                envelope, sender=address_of_bic(header.sender.bic),
+                receiver=address_of_bic(header.receiver.bic))
+        if header.possible_duplicate:  # CBPR+: PssblDplct is the PDE trailer
+            envelope = msgspec.structs.replace(envelope, trailer=(("PDE", ""),))
         message = msgspec.structs.replace(message, envelope=envelope)
     return Translation(mt.build_mt(message), warnings)

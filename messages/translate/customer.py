@@ -1,10 +1,11 @@
 """MT103 <-> pacs.008.001.08 (CBPR+ single customer credit transfer).
 
-20 <-> InstrId and TxId, 121 <-> UETR, 32A <-> IntrBkSttlmDt/IntrBkSttlmAmt, 71A <-> ChrgBr,
-50a <-> Dbtr/DbtrAcct, 52a <-> DbtrAgt (absent: the sender), 57a <-> CdtrAgt (absent: the
-receiver), 59a <-> Cdtr/CdtrAcct, 70 <-> RmtInf/Ustrd (lines concatenated), sender and receiver
-<-> InstgAgt and InstdAgt. Fields the pacs.008 model has no element for (13C, 23E, 26T, 33B, 36,
-51A, 53a-56a, 71F, 71G, 72, 77B) are reported, never dropped silently.
+20 <-> InstrId and TxId, 121 <-> UETR, 32A <-> IntrBkSttlmDt/IntrBkSttlmAmt, 33B <-> InstdAmt,
+71A <-> ChrgBr, 71F/71G <-> ChrgsInf, 50a <-> Dbtr/DbtrAcct (50A: Id/OrgId/AnyBIC), 52a <->
+DbtrAgt (absent: the sender), 56a <-> IntrmyAgt1/IntrmyAgt1Acct, 57a <-> CdtrAgt (absent: the
+receiver), 59a <-> Cdtr/CdtrAcct, 70 <-> RmtInf/Ustrd (lines concatenated), 72 <->
+InstrForNxtAgt, sender and receiver <-> InstgAgt and InstdAgt. Fields the pacs.008 model has no
+element for (13C, 23E, 26T, 36, 51A, 53a-55a, 77B) are reported, never dropped silently.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from messages.translate._parties import (
     customer_to_mx,
     same_bic,
 )
+from messages.translate._payment import (
+    charges_to_mt,
+    charges_to_mx,
+    instructed_to_mt,
+    instructed_to_mx,
+    instruction_lines,
+    intermediary_to_mt,
+    intermediary_to_mx,
+    to_mx_instructions,
+)
 from messages.translate.tables import CHARGES_MT_TO_MX, CHARGES_MX_TO_MT, NOT_PROVIDED
 
 __all__ = ["mt103_to_pacs008", "pacs008_to_mt103"]
@@ -36,16 +47,11 @@ _UNMAPPED_103: dict[str, tuple[str, str]] = {
     "time_indications": ("13C", TX + "/SttlmTmIndctn"),
     "instruction_codes": ("23E", TX + "/InstrForCdtrAgt"),
     "transaction_type": ("26T", TX + "/Purp"),
-    "instructed_amount": ("33B", TX + "/InstdAmt"),
     "exchange_rate": ("36", TX + "/XchgRate"),
     "sending_institution": ("51A", HEAD + "/InstgAgt"),
     "senders_correspondent": ("53a", TX + "/InstgRmbrsmntAgt"),
     "receivers_correspondent": ("54a", TX + "/InstdRmbrsmntAgt"),
     "third_reimbursement_institution": ("55a", TX + "/ThrdRmbrsmntAgt"),
-    "intermediary": ("56a", TX + "/IntrmyAgt1"),
-    "sender_charges": ("71F", TX + "/ChrgsInf"),
-    "receiver_charges": ("71G", TX + "/ChrgsInf"),
-    "sender_to_receiver_info": ("72", TX + "/InstrForNxtAgt"),
     "regulatory_reporting": ("77B", TX + "/RgltryRptg"),
 }
 
@@ -68,6 +74,9 @@ def mt103_to_pacs008(msg: MT103, *, created_at: datetime.datetime | None = None
         agent_to_mx(msg.ordering_institution, "52", TX + "/DbtrAgt", losses)[0]
     creditor_agent = None if msg.account_with_institution is None else \
         agent_to_mx(msg.account_with_institution, "57", TX + "/CdtrAgt", losses)[0]
+    intermediary, intermediary_account = intermediary_to_mx(msg.intermediary, TX, losses)
+    instructed_amount, instructed_currency = instructed_to_mx(msg.instructed_amount,
+                                                              TX + "/InstdAmt", losses)
     transfer = CreditTransfer(
         end_to_end_id=NOT_PROVIDED,
         tx_id=msg.sender_ref,
@@ -82,6 +91,13 @@ def mt103_to_pacs008(msg: MT103, *, created_at: datetime.datetime | None = None
         creditor_agent=creditor_agent or receiver,
         charge_bearer=CHARGES_MT_TO_MX[msg.charges],
         remittance_info=None if msg.remittance_info is None else "".join(msg.remittance_info),
+        instructed_amount=instructed_amount,
+        instructed_currency=instructed_currency,
+        charges=charges_to_mx(msg.sender_charges, msg.receiver_charges, sender, receiver,
+                              CHARGES_MT_TO_MX[msg.charges], TX, losses),
+        intermediary_agent=intermediary,
+        intermediary_account=intermediary_account,
+        next_agent_instructions=to_mx_instructions(msg.sender_to_receiver_info, TX, losses),
     )
     pacs008 = Pacs008(
         msg_id=msg.sender_ref,
@@ -142,6 +158,11 @@ def pacs008_to_mt103(msg: Pacs008) -> Translation[MT103]:
         account_with = agent_to_mt(tx.creditor_agent, "57", TX + "/CdtrAgt", losses, "ACD")
     remittance = None if tx.remittance_info is None else \
         losses.lines(tx.remittance_info, 4, 35, "70", TX + "/RmtInf/Ustrd")
+    sender_charges, receiver_charges = charges_to_mt(
+        tx.charges, bic_of_address(sender), bic_of_address(receiver), tx.charge_bearer, TX,
+        losses)
+    intermediary = intermediary_to_mt(tx.intermediary_agent, tx.intermediary_account, TX,
+                                      losses, "ACD")
     mt103 = MT103(
         envelope=Envelope(sender=sender, receiver=receiver),
         uetr=tx.uetr,
@@ -156,6 +177,11 @@ def pacs008_to_mt103(msg: Pacs008) -> Translation[MT103]:
         ordering_institution=ordering_institution,
         account_with_institution=account_with,
         remittance_info=remittance,
+        instructed_amount=instructed_to_mt(tx.instructed_amount, tx.instructed_currency),
+        sender_charges=sender_charges,
+        receiver_charges=receiver_charges,
+        intermediary=intermediary,
+        sender_to_receiver_info=instruction_lines(tx.next_agent_instructions, TX, losses),
     )
     return Translation(mt103, tuple(losses.items))
 

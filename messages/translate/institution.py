@@ -1,10 +1,11 @@
 """MT202 <-> pacs.009.001.08 and MT202 COV <-> pacs.009 COV (CBPR+ FI credit transfer).
 
 20 <-> InstrId and TxId, 21 <-> EndToEndId, 121 <-> UETR, 32A <-> IntrBkSttlmDt/Amt,
-52a <-> Dbtr/DbtrAcct (absent: the sender), 56a <-> IntrmyAgt1, 57a <-> CdtrAgt,
-58a <-> Cdtr/CdtrAcct, sender/receiver <-> InstgAgt/InstdAgt. COV sequence B: 50a, 52a, 57a, 59a,
-70, 33B <-> UndrlygCstmrCdtTrf Dbtr, DbtrAgt, CdtrAgt, Cdtr, RmtInf, InstdAmt. 13C, 53a, 54a,
-72 and sequence B 56a and 72 have no element in the model and are reported.
+52a <-> Dbtr/DbtrAcct (absent: the sender), 56a <-> IntrmyAgt1 (+Acct), 57a <-> CdtrAgt,
+58a <-> Cdtr/CdtrAcct, 72 <-> InstrForNxtAgt, sender/receiver <-> InstgAgt/InstdAgt. COV
+sequence B: 50a, 52a, 56a, 57a, 59a, 70, 72, 33B <-> UndrlygCstmrCdtTrf Dbtr, DbtrAgt, IntrmyAgt1,
+CdtrAgt, Cdtr, RmtInf, InstrForNxtAgt, InstdAmt. 13C, 53a and 54a have no element in the model
+and are reported.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import datetime
 
 from messages.iso20022 import Agent, BankTransfer, Pacs009, UnderlyingCustomerTransfer
-from messages.mt import MT202, MT202COV, Envelope, Money
+from messages.mt import MT202, MT202COV, Envelope
 from messages.translate._losses import Losses
-from messages.translate._model import RULE_NOT_VALID_MX, Translation, TranslationError
+from messages.translate._model import Translation, TranslationError
 from messages.translate._parties import (
     address_of_bic,
     agent_to_mt,
@@ -23,6 +24,14 @@ from messages.translate._parties import (
     customer_to_mt,
     customer_to_mx,
     same_bic,
+)
+from messages.translate._payment import (
+    instructed_to_mt,
+    instructed_to_mx,
+    instruction_lines,
+    intermediary_to_mt,
+    intermediary_to_mx,
+    to_mx_instructions,
 )
 
 __all__ = ["mt202_to_pacs009", "pacs009_to_mt202"]
@@ -35,9 +44,6 @@ _UNMAPPED_202: dict[str, tuple[str, str]] = {
     "time_indications": ("13C", TX + "/SttlmTmIndctn"),
     "senders_correspondent": ("53a", TX + "/InstgRmbrsmntAgt"),
     "receivers_correspondent": ("54a", TX + "/InstdRmbrsmntAgt"),
-    "sender_to_receiver_info": ("72", TX + "/InstrForNxtAgt"),
-    "underlying_intermediary": ("56a", COV + "/IntrmyAgt1"),
-    "underlying_sender_to_receiver_info": ("72", COV + "/InstrForNxtAgt"),
 }
 
 
@@ -67,8 +73,7 @@ def mt202_to_pacs009(msg: MT202, *, created_at: datetime.datetime | None = None
                                              losses, TX + "/CdtrAcct")
     if creditor is None:
         raise TranslationError("58a names no institution", where="58a")
-    intermediary = None if msg.intermediary is None else \
-        agent_to_mx(msg.intermediary, "56", TX + "/IntrmyAgt1", losses)[0]
+    intermediary, intermediary_account = intermediary_to_mx(msg.intermediary, TX, losses)
     creditor_agent = None if msg.account_with_institution is None else \
         agent_to_mx(msg.account_with_institution, "57", TX + "/CdtrAgt", losses)[0]
     underlying = _underlying_to_mx(msg, sender, receiver, losses) \
@@ -80,6 +85,8 @@ def mt202_to_pacs009(msg: MT202, *, created_at: datetime.datetime | None = None
         creditor_agent=creditor_agent, instructing_agent=sender, instructed_agent=receiver,
         intermediary_agent=intermediary, debtor_account=debtor_account,
         creditor_account=creditor_account, underlying=underlying,
+        intermediary_account=intermediary_account,
+        next_agent_instructions=to_mx_instructions(msg.sender_to_receiver_info, TX, losses),
     )
     pacs009 = Pacs009(msg_id=msg.sender_ref,
                       created_at=created_at or datetime.datetime.now(datetime.UTC),
@@ -93,11 +100,10 @@ def _underlying_to_mx(msg: MT202COV, sender: Agent, receiver: Agent,
         agent_to_mx(msg.underlying_ordering_institution, "52", COV + "/DbtrAgt", losses)[0]
     creditor_agent = None if msg.underlying_account_with_institution is None else \
         agent_to_mx(msg.underlying_account_with_institution, "57", COV + "/CdtrAgt", losses)[0]
-    instructed = msg.underlying_instructed_amount
-    if instructed is not None and instructed.amount <= 0:
-        losses.add("33B", COV + "/InstdAmt", f"{instructed!r} (amounts are positive)",
-                   RULE_NOT_VALID_MX)
-        instructed = None
+    intermediary, intermediary_account = intermediary_to_mx(msg.underlying_intermediary, COV,
+                                                            losses)
+    instructed_amount, instructed_currency = instructed_to_mx(msg.underlying_instructed_amount,
+                                                              COV + "/InstdAmt", losses)
     return UnderlyingCustomerTransfer(
         debtor=customer_to_mx(msg.underlying_ordering_customer, "50", COV + "/Dbtr", losses),
         debtor_agent=debtor_agent or sender,
@@ -105,8 +111,12 @@ def _underlying_to_mx(msg: MT202COV, sender: Agent, receiver: Agent,
         creditor=customer_to_mx(msg.underlying_beneficiary, "59", COV + "/Cdtr", losses),
         remittance_info=None if msg.underlying_remittance_info is None else
         "".join(msg.underlying_remittance_info),
-        instructed_amount=None if instructed is None else instructed.amount,
-        instructed_currency=None if instructed is None else instructed.currency,
+        instructed_amount=instructed_amount,
+        instructed_currency=instructed_currency,
+        intermediary_agent=intermediary,
+        intermediary_account=intermediary_account,
+        next_agent_instructions=to_mx_instructions(msg.underlying_sender_to_receiver_info, COV,
+                                                   losses),
     )
 
 
@@ -155,8 +165,8 @@ def pacs009_to_mt202(msg: Pacs009) -> Translation[MT202]:
     if beneficiary is None:
         raise TranslationError("the creditor has no BIC, name or clearing id",
                                where="/Document/" + TX + "/Cdtr/FinInstnId")
-    intermediary = None if tx.intermediary_agent is None else \
-        agent_to_mt(tx.intermediary_agent, "56", TX + "/IntrmyAgt1", losses, "AD")
+    intermediary = intermediary_to_mt(tx.intermediary_agent, tx.intermediary_account, TX,
+                                      losses, "AD")
     account_with = None if tx.creditor_agent is None else \
         agent_to_mt(tx.creditor_agent, "57", TX + "/CdtrAgt", losses, "ABD")
     common = {
@@ -165,6 +175,7 @@ def pacs009_to_mt202(msg: Pacs009) -> Translation[MT202]:
         "value_date": tx.settlement_date, "currency": tx.currency, "amount": tx.amount,
         "beneficiary_institution": beneficiary, "ordering_institution": ordering,
         "intermediary": intermediary, "account_with_institution": account_with,
+        "sender_to_receiver_info": instruction_lines(tx.next_agent_instructions, TX, losses),
     }
     cover = tx.underlying
     if cover is None:
@@ -176,18 +187,20 @@ def pacs009_to_mt202(msg: Pacs009) -> Translation[MT202]:
     if not _is_bare(cover.creditor_agent, bic_of_address(receiver)):
         underlying_account_with = agent_to_mt(cover.creditor_agent, "57", COV + "/CdtrAgt",
                                               losses, "ABCD")
-    instructed = None
-    if cover.instructed_amount is not None and cover.instructed_currency is not None:
-        instructed = Money(cover.instructed_currency, cover.instructed_amount)
     mt = MT202COV(
         **common,  # type: ignore[arg-type]
         underlying_ordering_customer=customer_to_mt(cover.debtor, "50", COV + "/Dbtr", losses),
         underlying_beneficiary=customer_to_mt(cover.creditor, "59", COV + "/Cdtr", losses),
         underlying_ordering_institution=underlying_ordering,
+        underlying_intermediary=intermediary_to_mt(
+            cover.intermediary_agent, cover.intermediary_account, COV, losses, "ACD"),
         underlying_account_with_institution=underlying_account_with,
         underlying_remittance_info=None if cover.remittance_info is None else
         losses.lines(cover.remittance_info, 4, 35, "70", COV + "/RmtInf/Ustrd"),
-        underlying_instructed_amount=instructed,
+        underlying_instructed_amount=instructed_to_mt(cover.instructed_amount,
+                                                      cover.instructed_currency),
+        underlying_sender_to_receiver_info=instruction_lines(cover.next_agent_instructions, COV,
+                                                             losses),
     )
     return Translation(mt, tuple(losses.items))
 

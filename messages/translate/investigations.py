@@ -27,7 +27,12 @@ from messages.iso20022 import (
 )
 from messages.mt import MT192, MT196, MT199, Envelope
 from messages.translate._losses import BIC, Losses
-from messages.translate._model import RULE_NOT_VALID_MX, Translation, TranslationError
+from messages.translate._model import (
+    RULE_NOT_VALID_MX,
+    RULE_TRUNCATE_MX,
+    Translation,
+    TranslationError,
+)
 from messages.translate._parties import address_of_bic, bic_of_address
 from messages.translate.tables import ANSWER_TO_TX_STATUS, NOT_PROVIDED, ORIGINAL_NAMES
 
@@ -121,7 +126,7 @@ def _fit_mx(value: str | None, width: int, field: str, element: str, losses: Los
     if value is None or len(value) <= width:
         return value
     losses.add(field, element, f"{value[width - 1:]!r} after {width - 1} characters",
-               "CBPR+ truncation: cut to the MX element size, last character replaced by '+'")
+               RULE_TRUNCATE_MX)
     return value[: width - 1] + "+"
 
 

@@ -1,10 +1,11 @@
 """MT103 return (72 starting /RETN/) <-> pacs.004.001.09 (payment return).
 
 20 <-> RtrId (and MsgId), 32A <-> RtrdIntrBkSttlmAmt / IntrBkSttlmDt, 33B <-> OrgnlIntrBkSttlmAmt,
-71A <-> ChrgBr, 121 <-> OrgnlUETR, sender/receiver <-> InstgAgt/InstdAgt, and the 72 codes:
-/RETN/ (the field in error, 99 when none), /XXXX/ <-> RtrRsnInf/Rsn/Cd, /MREF/ <-> OrgnlInstrId
-and OrgnlMsgId, /TREF/ <-> OrgnlEndToEndId, /TEXT/ <-> RtrRsnInf/AddtlInf. The parties of the
-return (50a, 59a, 52a, 57a, 70) have no element in the pacs.004 model and are reported.
+71A <-> ChrgBr, 71F/71G <-> ChrgsInf, 121 <-> OrgnlUETR, sender/receiver <-> InstgAgt/InstdAgt,
+and the 72 codes: /RETN/ (the field in error, 99 when none), /XXXX/ <-> RtrRsnInf/Rsn/Cd, /MREF/
+<-> OrgnlInstrId and OrgnlMsgId, /TREF/ <-> OrgnlEndToEndId, /TEXT/ <-> RtrRsnInf/AddtlInf. The
+parties of the return (50a, 59a, 52a, 56a, 57a, 70) have no element in the pacs.004 model and
+are reported.
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ import re
 from messages.iso20022 import Agent, Pacs004, ReturnedTransfer
 from messages.mt import MT103, Envelope, Money, Party
 from messages.translate._losses import BIC, Losses, wrap
-from messages.translate._model import RULE_NOT_VALID_MX, Translation, TranslationError
+from messages.translate._model import (
+    RULE_NOT_VALID_MX,
+    RULE_TRUNCATE,
+    RULE_TRUNCATE_MX,
+    Translation,
+    TranslationError,
+)
 from messages.translate._parties import address_of_bic, bic_of_address
+from messages.translate._payment import charges_to_mt, charges_to_mx
 from messages.translate.tables import CHARGES_MT_TO_MX, CHARGES_MX_TO_MT, NOT_PROVIDED
 
 __all__ = ["is_return", "mt103_return_to_pacs004", "pacs004_to_mt103_return"]
@@ -68,8 +76,7 @@ def mt103_return_to_pacs004(msg: MT103, *, created_at: datetime.datetime | None 
             losses.no_element("72", TX + "/RtrRsnInf", f"/{code}/{rest}")
     for attribute, tag in (("ordering_customer", "50a"), ("beneficiary", "59a"),
                            ("ordering_institution", "52a"), ("account_with_institution", "57a"),
-                           ("remittance_info", "70"), ("intermediary", "56a"),
-                           ("sender_charges", "71F"), ("receiver_charges", "71G")):
+                           ("remittance_info", "70"), ("intermediary", "56a")):
         value = getattr(msg, attribute)
         if value and value != Party(option="K", lines=(NOT_PROVIDED,)) and \
                 value != Party(lines=(NOT_PROVIDED,)):
@@ -77,7 +84,7 @@ def mt103_return_to_pacs004(msg: MT103, *, created_at: datetime.datetime | None 
     info = "".join(text) or None
     if info is not None and len(info) > 105:
         losses.add("72", TX + "/RtrRsnInf/AddtlInf", info[104:],
-                   "CBPR+ truncation: cut to the MX element size, last character replaced by '+'")
+                   RULE_TRUNCATE_MX)
         info = info[:104] + "+"
     original = msg.instructed_amount
     if original is not None and original.amount <= 0:
@@ -93,6 +100,8 @@ def mt103_return_to_pacs004(msg: MT103, *, created_at: datetime.datetime | None 
         orgnl_uetr=msg.uetr, orgnl_amount=None if original is None else original.amount,
         orgnl_currency=None if original is None else original.currency,
         charge_bearer=CHARGES_MT_TO_MX[msg.charges], reason=reason, additional_info=info,
+        charges=charges_to_mx(msg.sender_charges, msg.receiver_charges, sender, receiver,
+                              CHARGES_MT_TO_MX[msg.charges], TX, losses),
     )
     return Translation(Pacs004(
         msg_id=msg.sender_ref, created_at=created_at or datetime.datetime.now(datetime.UTC),
@@ -146,7 +155,7 @@ def pacs004_to_mt103_return(msg: Pacs004) -> Translation[MT103]:
         room = 6 - len(lines)
         if len(chunks) > room:
             losses.add("72", TX + "/RtrRsnInf/AddtlInf", "".join(chunks[room:]),
-                       "CBPR+ truncation: cut to the MT field size, last character replaced by '+'")
+                       RULE_TRUNCATE)
             chunks = chunks[:room]
             chunks[-1] = chunks[-1][:-1] + "+"
         lines += chunks
@@ -156,10 +165,14 @@ def pacs004_to_mt103_return(msg: Pacs004) -> Translation[MT103]:
     original = None
     if tx.orgnl_amount is not None and tx.orgnl_currency is not None:
         original = Money(tx.orgnl_currency, tx.orgnl_amount)
+    sender_charges, receiver_charges = charges_to_mt(
+        tx.charges, bic_of_address(addresses[0]), bic_of_address(addresses[1]),
+        tx.charge_bearer or "SHAR", TX, losses)
     return Translation(MT103(
         envelope=Envelope(sender=addresses[0], receiver=addresses[1]), uetr=tx.orgnl_uetr,
         sender_ref=losses.reference(tx.return_id or msg.msg_id, "20", TX + "/RtrId"),
         bank_operation_code="CRED", value_date=tx.settlement_date, currency=tx.currency,
         amount=tx.amount, ordering_customer=Party(option="K", lines=(NOT_PROVIDED,)),
         beneficiary=Party(lines=(NOT_PROVIDED,)), charges=charges, instructed_amount=original,
+        sender_charges=sender_charges, receiver_charges=receiver_charges,
         sender_to_receiver_info=tuple(lines)), tuple(losses.items))

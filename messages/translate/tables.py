@@ -12,6 +12,8 @@ __all__ = [
     "LINE_MARKS",
     "MARKS_MT_TO_MX",
     "MARKS_MX_TO_MT",
+    "NEXT_AGENT_CODES_MT_TO_MX",
+    "NEXT_AGENT_CODES_MX_TO_MT",
     "NOT_PROVIDED",
     "ORIGINAL_NAMES",
 ]
@@ -28,6 +30,10 @@ CLEARING_MT_TO_MX: dict[str, str] = {
     "SW": "CHBCC", "ZA": "ZANCC",
 }
 CLEARING_MX_TO_MT: dict[str, str] = {mx: mt for mt, mx in CLEARING_MT_TO_MX.items()}
+
+# Field 72 codes <-> InstrForNxtAgt/Cd (Instruction4Code): phone or telecom the next agent.
+NEXT_AGENT_CODES_MT_TO_MX: dict[str, str] = {"PHONNEXT": "PHOA", "TELENEXT": "TELA"}
+NEXT_AGENT_CODES_MX_TO_MT: dict[str, str] = {mx: mt for mt, mx in NEXT_AGENT_CODES_MT_TO_MX.items()}
 
 # What CBPR+ writes where a mandatory value has no source.
 NOT_PROVIDED = "NOTPROVIDED"
