@@ -3,18 +3,24 @@
 It runs beside the transaction path, never inside it (DESIGN.md): in-process as a task by default,
 or as its own process (`payswitch accounting run`). Its cursor is committed with the entries, so a
 crash between reading the outbox and committing re-reads the same page and posts it once.
+
+Position alerts: `subscribe_alerts(callback)` hears of every threshold crossing once, in order,
+whoever posted the entry that crossed it (this worker, another one, an operator's adjustment):
+crossings are recorded with their entry (`acct_alerts`) and read from there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from accounting.config import Books
-from accounting.core import PostResult
+from accounting.core import Alert, Plan, PostResult
 from accounting.ledger import Ledger, OutboxEventLike, open_ledger
 from switch.clock import Clock, iso
 
@@ -22,6 +28,9 @@ log = logging.getLogger("payswitch.accounting")
 
 CONSUMER = "accounting"
 _LAG_CAP = 100_000  # lag is counted by reading ids; beyond this it reports "at least"
+_PLAN_SLICE = 1_000  # events planned between two turns of the event loop
+
+AlertCallback = Callable[[Alert], object]  # may return an awaitable, which is awaited
 
 
 class Outbox(Protocol):
@@ -37,18 +46,22 @@ class AccountingWorker:
 
     def __init__(self, store: Outbox, clock: Clock, ledger: Ledger | None = None, *,
                  books: Books | None = None, batch: int = 10_000, idle_s: float = 0.05,
-                 consumer: str = CONSUMER) -> None:
+                 consumer: str = CONSUMER, refresh_s: float = 1.0) -> None:
         self.store = store
         self.clock = clock
         self.ledger = ledger if ledger is not None else open_ledger(store.url, books)
         self._own_ledger = ledger is None
         self.batch = batch
         self.idle_s = idle_s
+        self.refresh_s = refresh_s  # when idle: how often to look for others' postings
         self.consumer = consumer
         self.conflicts: list[PostResult] = []  # replays with different content: never applied
         # (channel, currency) -> available position, refreshed after every posted page, so the
         # router can read it without I/O (routing must not do I/O: DESIGN.md layout)
         self.positions: dict[tuple[str, str], int] = {}
+        self._subscribers: list[AlertCallback] = []
+        self._alert_cursor = 0
+        self._refreshed = 0.0
         self._opened = False
         self._opening = asyncio.Lock()  # lag() and the run task may both be first to open
         self._task: asyncio.Task[None] | None = None
@@ -60,34 +73,106 @@ class AccountingWorker:
             if self._own_ledger:
                 await self.ledger.open()
             self.positions = await self.ledger.positions()
+            # subscribers hear of crossings from now on, not of the ledger's history
+            self._alert_cursor = await self.ledger.last_alert_id()
             self._opened = True
 
     def available_position(self, channel: str, currency: str) -> int | None:
         """The channel's available position as of the last posted page (no I/O)."""
         return self.positions.get((channel, currency))
 
+    def subscribe_alerts(self, callback: AlertCallback) -> Callable[[], None]:
+        """Call `callback(alert)` once for each position threshold crossing committed after the
+        worker opened, oldest first, whoever posted it. Returns a function that unsubscribes.
+
+        Crossings of this worker's pages are delivered right after the page commits; others'
+        within `refresh_s` while the worker is idle. A failing callback is logged, not retried,
+        and does not stop the books. `Alert.alert_id` tells a redelivery after a restart
+        (which starts from the newest crossing) from a new one.
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
     async def post_available(self) -> int:
-        """Post everything in the outbox now; returns how many events were read."""
+        """Post everything in the outbox now; returns how many events were read.
+
+        Pipelined: while one page is written to the ledger, the next is read from the outbox
+        and planned (the rules are pure), so the engine's Python work overlaps the database's.
+        """
         await self.open()
         total = 0
+        stale = False  # a page posted since positions and alerts were last read
         cursor = await self.ledger.cursor(self.consumer)
-        while True:
-            events = await self.store.outbox_after(cursor, self.batch)
-            if not events:
-                return total
-            results = await self.ledger.post_events(
-                events, iso(self.clock.now()), consumer=self.consumer, upto=events[-1].event_id)
-            for r in results:
-                if r.status == "conflict":
-                    # An outbox id reused with other content: the books keep the original.
-                    log.error("event %s conflicts with its earlier posting: %s", r.key, r.code)
-                    self.conflicts.append(r)
-                elif r.status == "rejected":
-                    log.warning("event %s not posted: %s (entry %s)", r.key, r.code, r.entry_id)
-            cursor = events[-1].event_id
+        events = await self.store.outbox_after(cursor, self.batch)
+        plans = await self._plan(events)
+        while events:
+            upto = events[-1].event_id
+            writing = asyncio.ensure_future(self.ledger.post_plans(
+                plans, consumer=self.consumer, upto=upto))
+            try:
+                following = await self.store.outbox_after(upto, self.batch)
+                following_plans = await self._plan(following)
+                if stale:
+                    await self._refresh()
+            except Exception:
+                # the page being written commits or fails before the reading error surfaces
+                with contextlib.suppress(Exception):
+                    self._posted(await writing)
+                raise
+            except BaseException:  # stopping: the page's transaction rolls back
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+                raise
+            stale = self._posted(await writing) or stale
             total += len(events)
-            if any(r.status == "posted" for r in results):
-                self.positions = await self.ledger.positions()
+            events, plans = following, following_plans
+        if stale:
+            await self._refresh()
+        return total
+
+    async def _plan(self, events: Sequence[OutboxEventLike]) -> list[Plan]:
+        # In slices, so the page being written gets the event loop between them.
+        at = iso(self.clock.now())
+        plans: list[Plan] = []
+        for i in range(0, len(events), _PLAN_SLICE):
+            if i:
+                await asyncio.sleep(0)
+            plans += self.ledger.plan(events[i:i + _PLAN_SLICE], at)
+        return plans
+
+    def _posted(self, results: list[PostResult]) -> bool:
+        for r in results:
+            if r.status == "conflict":
+                # An outbox id reused with other content: the books keep the original.
+                log.error("event %s conflicts with its earlier posting: %s", r.key, r.code)
+                self.conflicts.append(r)
+            elif r.status == "rejected":
+                log.warning("event %s not posted: %s (entry %s)", r.key, r.code, r.entry_id)
+        return any(r.status == "posted" for r in results)
+
+    async def _refresh(self) -> None:
+        """Read the positions and deliver the crossings committed since the last time."""
+        self._refreshed = time.monotonic()
+        self.positions = await self.ledger.positions()
+        while True:
+            alerts = await self.ledger.alerts(self._alert_cursor)
+            if not alerts:
+                return
+            for a in alerts:
+                self._alert_cursor = a.alert_id or self._alert_cursor
+                for callback in list(self._subscribers):
+                    try:
+                        result = callback(a)
+                        if inspect.isawaitable(result):
+                            await result
+                    except Exception:  # an alert consumer must not stop the books
+                        log.exception("alert subscriber failed on %s", a)
 
     async def lag(self) -> int:
         """Outbox events not yet posted (counted up to a cap)."""
@@ -106,6 +191,8 @@ class AccountingWorker:
         while True:
             try:
                 if not await self.post_available():
+                    if time.monotonic() - self._refreshed >= self.refresh_s:
+                        await self._refresh()  # others' postings: adjustments, other workers
                     await asyncio.sleep(self.idle_s)
             except asyncio.CancelledError:
                 raise

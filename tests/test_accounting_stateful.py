@@ -256,8 +256,9 @@ class LedgerMachine(RuleBasedStateMachine):
         debits: dict[tuple[str, str], int] = defaultdict(int)
         credits: dict[tuple[str, str], int] = defaultdict(int)
         for debit, credit, currency, amount in self.run(self.ledger._fetch(
-                "SELECT debit_account, credit_account, currency, amount FROM acct_holds "
-                "WHERE state = 'pending'")):
+                "SELECT h.debit_account, h.credit_account, h.currency, h.amount "
+                "FROM acct_holds h LEFT JOIN acct_hold_closures c USING (payment_id) "
+                "WHERE c.payment_id IS NULL")):
             debits[(debit, currency)] += amount
             credits[(credit, currency)] += amount
         for b in self.run(self.ledger.balances()):
