@@ -394,6 +394,22 @@ class Writes:
                       if s[1] is not None)
 
 
+def carried(snap: Snapshot, w: Writes) -> Snapshot:
+    """The state a batch leaves, as far as the batch changed it: what the next batch can be
+    applied on before this one commits. The store loads the rest, and before writing the next
+    batch checks that nobody else moved the ledger meanwhile."""
+    entries = {(f"ev:{r[1]}" if r[1] is not None else r[2] or ""):
+               Existing(r[0], r[7], r[3], r[8], r[9], r[10]) for r in w.entries}
+    changed = {h[0] for h in w.holds} | {c[0] for c in w.closures}
+    watched_keys = [k for k, slot in w.slots.items() if isinstance(slot[0], Account)]
+    return Snapshot(
+        snap.next_entry_id, entries, {pid: snap.holds[pid] for pid in changed},
+        {k: list(snap.balances[k]) for k in watched_keys if k in snap.balances},
+        {r[11] for r in w.entries
+         if r[11] is not None and r[12] == "reversal" and r[9] == "posted"},
+        {(acct, ccy): aid for aid, acct, ccy in w.accounts}, snap.next_account_id)
+
+
 def wanted_holds(plans: Iterable[Plan]) -> set[str]:
     """Payment ids whose hold the plans place, post or void: the store loads these."""
     out: set[str] = set()

@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -266,6 +266,47 @@ POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
 SCHEMA_VERSION = 2
 
 
+# the engine's state once a batch is applied: its snapshot, its writes, the newest event id
+Applied = tuple[Snapshot, core.Writes, int]
+
+
+class Posting:
+    """A page being written (`Ledger.begin`); `await posting` gives its results."""
+
+    def __init__(self, task: asyncio.Future[list[PostResult]],
+                 applied: asyncio.Future[Applied | None]) -> None:
+        self.task = task
+        self.applied = applied  # set once the engine has applied the page (None: not shared)
+
+    def __await__(self) -> Generator[Any, None, list[PostResult]]:
+        return self.task.__await__()
+
+    def cancel(self) -> None:
+        self.task.cancel()
+
+
+class Ahead:
+    """A page applied ahead on the state its predecessor leaves (`Ledger.prepare`): written as
+    it is only if, under the posting lock, no entry or account was added since and the watched
+    balances it started from (constraints, alerts) are unchanged; else applied afresh."""
+
+    def __init__(self, plans: list[Plan], snap: Snapshot, w: core.Writes,
+                 heads: tuple[int, int], basis: dict[int, tuple[int, ...]],
+                 last_event: int) -> None:
+        self.plans, self.snap, self.w, self.heads = plans, snap, w, heads
+        self.basis = basis  # account id -> the kept balance the engine started from
+        self.last_event = last_event
+
+
+def _settle(fut: asyncio.Future[Applied | None], value: Applied | None) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _newest_event(plans: list[Plan], last_event: int) -> int:
+    return max([last_event, *(p.event_id for p in plans if p.event_id is not None)])
+
+
 class Ledger(ABC):
     """Posts events and corrections; answers balances, trial balance, statements, positions."""
 
@@ -295,9 +336,12 @@ class Ledger(ABC):
     async def schema_version(self) -> int: ...
 
     @abstractmethod
-    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
-                    ) -> core.Writes:
-        """Load, apply and write the plans (and move the cursor) in one transaction."""
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None, *,
+                    ahead: Ahead | None = None,
+                    applied: asyncio.Future[Applied | None] | None = None) -> core.Writes:
+        """Load, apply and write the plans (and move the cursor) in one transaction; `applied`
+        learns the engine's state once the plans are applied (for `prepare`), and `ahead` is
+        this batch applied ahead of time, used if the ledger has not moved since."""
 
     @abstractmethod
     async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -330,8 +374,31 @@ class Ledger(ABC):
     async def post_plans(self, plans: list[Plan], *, consumer: str | None = None,
                          upto: int | None = None) -> list[PostResult]:
         """Post planned events as `post_events` does."""
-        with core.gc_paused():  # the batch's rows are freed before the collector sees them
-            return (await self._post(plans, consumer, upto)).results
+        return await self.begin(plans, consumer=consumer, upto=upto)
+
+    def begin(self, plans: list[Plan], *, consumer: str | None = None, upto: int | None = None,
+              ahead: Ahead | None = None) -> Posting:
+        """Start posting planned events (as `post_plans`) and return at once: await the
+        Posting for the results. `ahead`: these plans as `prepare` applied them."""
+        applied: asyncio.Future[Applied | None] = asyncio.get_running_loop().create_future()
+        return Posting(asyncio.ensure_future(self._write(plans, consumer, upto, ahead, applied)),
+                       applied)
+
+    async def _write(self, plans: list[Plan], consumer: str | None, upto: int | None,
+                     ahead: Ahead | None, applied: asyncio.Future[Applied | None]
+                     ) -> list[PostResult]:
+        try:
+            with core.gc_paused():  # the batch's rows are freed before the collector sees them
+                w = await self._post(plans, consumer, upto, ahead=ahead, applied=applied)
+                return w.results
+        finally:
+            _settle(applied, None)
+
+    async def prepare(self, plans: list[Plan], after: Posting) -> Ahead | None:
+        """Apply the next page ahead, on the state the page `after` (still being written)
+        leaves, so the engine's work overlaps the database's. None where a store does not:
+        SQLite, whose writes are not the slow part."""
+        return None
 
     async def adjust(self, key: str, legs: Sequence[Leg], *, operator: str, reason: str,
                      at: str, kind: str = "credit_adjustment", links_to: int | None = None,
@@ -606,8 +673,9 @@ class SqliteLedger(Ledger):
 
         await self._run(run)
 
-    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
-                    ) -> core.Writes:
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None, *,
+                    ahead: Ahead | None = None,
+                    applied: asyncio.Future[Applied | None] | None = None) -> core.Writes:
         return await self._run(lambda db: self._post_sync(db, plans, consumer, upto))
 
     def _post_sync(self, db: sqlite3.Connection, plans: list[Plan], consumer: str | None,
@@ -767,6 +835,7 @@ class PostgresLedger(Ledger):
         self._min, self._max = max(min_size, 2), max(max_size, 2)  # posting uses two
         self._post_lock = asyncio.Lock()
         self._pool: Any = None
+        self.ahead_prepared = self.ahead_used = 0  # pages applied ahead, and written as such
 
     @property
     def pool(self) -> Any:
@@ -811,17 +880,52 @@ class PostgresLedger(Ledger):
             for stmt in sql.split("; "):
                 await con.execute(_pg_sql(stmt), *(args if "?" in stmt else ()))
 
-    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
-                    ) -> core.Writes:
+    async def prepare(self, plans: list[Plan], after: Posting) -> Ahead | None:
+        if not plans:
+            return None
+        state = await asyncio.shield(after.applied)
+        if state is None:
+            return None
+        before, before_w, last_event = state
+        snap = core.carried(before, before_w)
+        heads = (snap.next_entry_id, snap.next_account_id)
+        # Committed state for the rest: what the page being written changes is in `snap`.
+        async with self.pool.acquire() as con:
+            await _pg_load(con, self.books, plans, self._account_ids, snap, last_event)
+        basis = {snap.account_ids[k]: tuple(b) for k, b in snap.balances.items()
+                 if k in snap.account_ids}
+        w = core.Writes()
+        for i in range(0, len(plans), _APPLY_SLICE):
+            if i:
+                await asyncio.sleep(0)  # the page being written gets the loop between slices
+            with core.gc_paused():
+                core.apply(self.books, plans[i:i + _APPLY_SLICE], snap, w)
+        self.ahead_prepared += 1
+        return Ahead(plans, snap, w, heads, basis, _newest_event(plans, last_event))
+
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None, *,
+                    ahead: Ahead | None = None,
+                    applied: asyncio.Future[Applied | None] | None = None) -> core.Writes:
         # One poster per process at a time; across processes the advisory lock below.
         async with self._post_lock, self.pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock($1)", _POSTING_LOCK)
             next_entry, next_account, last_event = await con.fetchrow(_PG_HEADS)
-            snap = Snapshot(next_entry, {}, {}, {}, set(), {}, next_account)
-            await _pg_load(con, self.books, plans, self._account_ids, snap, last_event)
-            w = core.Writes()
-            await con.copy_records_to_table("acct_postings", columns=_POSTING_COLUMNS,
-                                            records=_applied(self.books, plans, snap, w))
+            if ahead is not None and await _still_holds(con, ahead, plans, next_entry,
+                                                        next_account):
+                snap, w = ahead.snap, ahead.w
+                if applied is not None:
+                    _settle(applied, (snap, w, ahead.last_event))
+                await con.copy_records_to_table("acct_postings", columns=_POSTING_COLUMNS,
+                                                records=w.postings)
+                self.ahead_used += 1
+            else:
+                snap = Snapshot(next_entry, {}, {}, {}, set(), {}, next_account)
+                await _pg_load(con, self.books, plans, self._account_ids, snap, last_event)
+                w = core.Writes()
+                await con.copy_records_to_table("acct_postings", columns=_POSTING_COLUMNS,
+                                                records=_applied(self.books, plans, snap, w))
+                if applied is not None:
+                    _settle(applied, (snap, w, _newest_event(plans, last_event)))
             await _pg_copy(con, w)
             deltas = w.deltas()  # by account id: one lock order for every batch
             if deltas:
@@ -845,10 +949,24 @@ class PostgresLedger(Ledger):
         return w
 
 
+async def _still_holds(con: Any, ahead: Ahead, plans: list[Plan], next_entry: int,
+                       next_account: int) -> bool:
+    """Whether a page applied ahead may be written as it is (see `Ahead`)."""
+    if plans is not ahead.plans or (next_entry, next_account) != ahead.heads:
+        return False
+    if not ahead.basis:
+        return True
+    now = {r[0]: tuple(r[1:]) for r in await con.fetch(
+        f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id = ANY($1::bigint[])",
+        list(ahead.basis))}
+    return all(now.get(aid, _ZERO) == b for aid, b in ahead.basis.items())
+
+
 _PG_HEADS = ("SELECT (SELECT coalesce(max(entry_id), 0) + 1 FROM acct_entries), "
              "(SELECT coalesce(max(account_id), 0) + 1 FROM acct_accounts), "
              f"coalesce(({_LAST_EVENT}), 0)")
 _APPLY_SLICE = 1000  # plans applied per step while their postings stream to the server
+_ZERO = (0, 0, 0, 0)
 
 
 async def _applied(books: Books, plans: list[Plan], snap: Snapshot, w: core.Writes
@@ -885,8 +1003,11 @@ async def _pg_copy(con: Any, w: core.Writes) -> None:
 
 async def _pg_load(con: Any, books: Books, plans: list[Plan],
                    cache: dict[tuple[str, str], int], snap: Snapshot, last_event: int) -> None:
-    """Add to `snap` what these plans touch."""
+    """Add to `snap` what these plans touch and it does not hold yet."""
     event_ids, adj_keys, pids, links = _wanted(plans, last_event)
+    entries = snap.entries
+    event_ids = [e for e in event_ids if f"ev:{e}" not in entries]
+    adj_keys = [k for k in adj_keys if k not in entries]
     rows = []
     if event_ids:
         rows += await con.fetch(f"SELECT {_EXISTING_COLS} FROM acct_entries "
@@ -894,7 +1015,8 @@ async def _pg_load(con: Any, books: Books, plans: list[Plan],
     if adj_keys:
         rows += await con.fetch(f"SELECT {_EXISTING_COLS} FROM acct_entries "
                                 "WHERE adj_key = ANY($1::text[])", adj_keys)
-    snap.entries.update(_existing(rows))
+    entries.update(_existing(rows))
+    pids = [p for p in pids if p not in snap.holds]
     if pids:
         snap.holds.update({r[0]: Hold(*r) for r in await con.fetch(
             f"{_HOLDS_WITH_STATE} WHERE h.payment_id = ANY($1::text[])", pids)})
@@ -912,9 +1034,10 @@ async def _pg_load(con: Any, books: Books, plans: list[Plan],
                 "SELECT account_id, account, currency FROM acct_accounts "
                 "WHERE account = ANY($1::text[])", missing):
             if (acct, ccy) in want:
-                fresh[(acct, ccy)] = aid
+                fresh[(acct, ccy)] = cache[(acct, ccy)] = aid  # ids never change once given
     ids.update(fresh)
-    by_id = {aid: k for k, aid in fresh.items() if core.watched(books, *k)}
+    by_id = {aid: k for k, aid in fresh.items()
+             if k not in snap.balances and core.watched(books, *k)}
     if by_id:
         snap.balances.update({by_id[r[0]]: list(r[1:]) for r in await con.fetch(
             f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id = ANY($1::bigint[])",

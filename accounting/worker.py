@@ -21,7 +21,7 @@ from typing import Protocol
 
 from accounting.config import Books
 from accounting.core import Alert, Plan, PostResult
-from accounting.ledger import Ledger, OutboxEventLike, open_ledger
+from accounting.ledger import Ahead, Ledger, OutboxEventLike, open_ledger
 from switch.clock import Clock, iso
 
 log = logging.getLogger("payswitch.accounting")
@@ -101,8 +101,9 @@ class AccountingWorker:
     async def post_available(self) -> int:
         """Post everything in the outbox now; returns how many events were read.
 
-        Pipelined: while one page is written to the ledger, the next is read from the outbox
-        and planned (the rules are pure), so the engine's Python work overlaps the database's.
+        Pipelined: while one page is written to the ledger, the next is read from the outbox,
+        planned (the rules are pure) and, where the ledger can, applied ahead on the state the
+        page being written leaves; so the engine's Python work overlaps the database's.
         """
         await self.open()
         total = 0
@@ -110,26 +111,27 @@ class AccountingWorker:
         cursor = await self.ledger.cursor(self.consumer)
         events = await self.store.outbox_after(cursor, self.batch)
         plans = await self._plan(events)
+        ahead: Ahead | None = None
         while events:
             upto = events[-1].event_id
-            writing = asyncio.ensure_future(self.ledger.post_plans(
-                plans, consumer=self.consumer, upto=upto))
+            posting = self.ledger.begin(plans, consumer=self.consumer, upto=upto, ahead=ahead)
             try:
                 following = await self.store.outbox_after(upto, self.batch)
                 following_plans = await self._plan(following)
+                ahead = await self.ledger.prepare(following_plans, after=posting)
                 if stale:
                     await self._refresh()
             except Exception:
                 # the page being written commits or fails before the reading error surfaces
                 with contextlib.suppress(Exception):
-                    self._posted(await writing)
+                    self._posted(await posting)
                 raise
             except BaseException:  # stopping: the page's transaction rolls back
-                writing.cancel()
+                posting.cancel()
                 with contextlib.suppress(BaseException):
-                    await writing
+                    await posting
                 raise
-            stale = self._posted(await writing) or stale
+            stale = self._posted(await posting) or stale
             total += len(events)
             events, plans = following, following_plans
         if stale:
