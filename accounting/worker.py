@@ -64,6 +64,7 @@ class AccountingWorker:
         self._refreshed = 0.0
         self._opened = False
         self._opening = asyncio.Lock()  # lag() and the run task may both be first to open
+        self._refreshing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -120,7 +121,7 @@ class AccountingWorker:
                 following_plans = await self._plan(following)
                 ahead = await self.ledger.prepare(following_plans, after=posting)
                 if stale:
-                    await self._refresh()
+                    await self.refresh()
             except Exception:
                 # the page being written commits or fails before the reading error surfaces
                 with contextlib.suppress(Exception):
@@ -135,7 +136,7 @@ class AccountingWorker:
             total += len(events)
             events, plans = following, following_plans
         if stale:
-            await self._refresh()
+            await self.refresh()
         return total
 
     async def _plan(self, events: Sequence[OutboxEventLike]) -> list[Plan]:
@@ -158,23 +159,23 @@ class AccountingWorker:
                 log.warning("event %s not posted: %s (entry %s)", r.key, r.code, r.entry_id)
         return any(r.status == "posted" for r in results)
 
-    async def _refresh(self) -> None:
-        """Read the positions and deliver the crossings committed since the last time."""
-        self._refreshed = time.monotonic()
-        self.positions = await self.ledger.positions()
-        while True:
-            alerts = await self.ledger.alerts(self._alert_cursor)
-            if not alerts:
-                return
-            for a in alerts:
-                self._alert_cursor = a.alert_id or self._alert_cursor
-                for callback in list(self._subscribers):
-                    try:
-                        result = callback(a)
-                        if inspect.isawaitable(result):
-                            await result
-                    except Exception:  # an alert consumer must not stop the books
-                        log.exception("alert subscriber failed on %s", a)
+    async def refresh(self) -> None:
+        """Read the positions and deliver the crossings committed since the last time (the
+        worker does this after its pages, and every `refresh_s` when idle)."""
+        await self.open()
+        async with self._refreshing:  # two refreshes at once would deliver a crossing twice
+            self._refreshed = time.monotonic()
+            self.positions = await self.ledger.positions()
+            while alerts := await self.ledger.alerts(self._alert_cursor):
+                for a in alerts:
+                    self._alert_cursor = a.alert_id or self._alert_cursor
+                    for callback in list(self._subscribers):
+                        try:
+                            result = callback(a)
+                            if inspect.isawaitable(result):
+                                await result
+                        except Exception:  # an alert consumer must not stop the books
+                            log.exception("alert subscriber failed on %s", a)
 
     async def lag(self) -> int:
         """Outbox events not yet posted (counted up to a cap)."""
@@ -194,7 +195,7 @@ class AccountingWorker:
             try:
                 if not await self.post_available():
                     if time.monotonic() - self._refreshed >= self.refresh_s:
-                        await self._refresh()  # others' postings: adjustments, other workers
+                        await self.refresh()  # others' postings: adjustments, other workers
                     await asyncio.sleep(self.idle_s)
             except asyncio.CancelledError:
                 raise
