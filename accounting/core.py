@@ -526,24 +526,45 @@ def apply(books: Books, plans: Sequence[Plan], snap: Snapshot, w: Writes | None 
         if code is None:
             code = _rows(p, snap, rows, entry_id, changed)
         if code is None:
-            for k, phase, dr, cr in rows:
+            # One pass, written as it goes: a refusal (rare) is undone below.
+            first, known = len(postings), len(w.accounts)
+            for seq, (k, phase, dr, cr) in enumerate(rows):
                 slot = slots.get(k)
                 if slot is None:
                     slot = slots[k] = [_classify(books, k[0], k[1]), None, 0, 0, 0, 0]
                 kind = slot[0]
-                if kind is None:
-                    continue
-                if kind.__class__ is Code:
-                    code = kind
-                    break
-                if watch is None:
-                    watch = {}
-                d = watch.get(k)
-                if d is None:
-                    d = watch[k] = [0, 0, 0, 0]
-                _add(d, phase, dr, cr)
+                if kind is not None:
+                    if kind.__class__ is Code:
+                        code = kind
+                        break
+                    if watch is None:
+                        watch = {}
+                    d = watch.get(k)
+                    if d is None:
+                        d = watch[k] = [0, 0, 0, 0]
+                    _add(d, phase, dr, cr)
+                aid = slot[1]
+                if aid is None:  # the batch's first posting on this account
+                    aid = ids.get(k)
+                    if aid is None:
+                        aid = ids[k] = snap.next_account_id
+                        snap.next_account_id += 1
+                        w.accounts.append((aid, k[0], k[1]))
+                    slot[1] = aid
+                postings.append((entry_id, seq, aid, phase, dr, cr))
+                if phase == POSTED:
+                    slot[2] += dr
+                    slot[3] += cr
+                elif phase == HELD:
+                    slot[4] += dr
+                    slot[5] += cr
+                else:
+                    slot[4] -= dr
+                    slot[5] -= cr
             if code is None and watch:
                 code = _violations(watch, slots, balances)
+            if code is not None:
+                _undo(w, snap, rows, first, known)
         if code is None:
             status: Status = "posted"
             result_code, text = Code.OK, _OK
@@ -556,26 +577,6 @@ def apply(books: Books, plans: Sequence[Plan], snap: Snapshot, w: Writes | None 
         results.append(PostResult(p.key, status, result_code, entry_id))
         if code is not None:
             continue
-        for seq, (k, phase, dr, cr) in enumerate(rows):
-            slot = slots[k]
-            aid = slot[1]
-            if aid is None:  # the batch's first posting on this account
-                aid = ids.get(k)
-                if aid is None:
-                    aid = ids[k] = snap.next_account_id
-                    snap.next_account_id += 1
-                    w.accounts.append((aid, k[0], k[1]))
-                slot[1] = aid
-            postings.append((entry_id, seq, aid, phase, dr, cr))
-            if phase == POSTED:
-                slot[2] += dr
-                slot[3] += cr
-            elif phase == HELD:
-                slot[4] += dr
-                slot[5] += cr
-            else:
-                slot[4] -= dr
-                slot[5] -= cr
         if watch:
             for k, d in watch.items():
                 acc = slots[k][0]
@@ -599,16 +600,31 @@ def apply(books: Books, plans: Sequence[Plan], snap: Snapshot, w: Writes | None 
     return w
 
 
-def _add(d: list[int], phase: str, dr: int, cr: int) -> None:
+def _undo(w: Writes, snap: Snapshot, rows: list[Row], first: int, known: int) -> None:
+    """Take back what a refused entry had written into the batch."""
+    slots = w.slots
+    for k, phase, dr, cr in rows[:len(w.postings) - first]:
+        _add(slots[k], phase, -dr, -cr, 2)
+    del w.postings[first:]
+    for _, acct, ccy in w.accounts[known:]:  # accounts it opened are not opened after all
+        del snap.account_ids[(acct, ccy)]
+        slots[(acct, ccy)][1] = None
+    snap.next_account_id -= len(w.accounts) - known
+    del w.accounts[known:]
+
+
+def _add(d: list[int], phase: str, dr: int, cr: int, at: int = 0) -> None:
+    """Add a posting to a balance vector (debits posted, credits posted, debits pending,
+    credits pending) starting at index `at`."""
     if phase == POSTED:
-        d[0] += dr
-        d[1] += cr
+        d[at] += dr
+        d[at + 1] += cr
     elif phase == HELD:
-        d[2] += dr
-        d[3] += cr
+        d[at + 2] += dr
+        d[at + 3] += cr
     else:
-        d[2] -= dr
-        d[3] -= cr
+        d[at + 2] -= dr
+        d[at + 3] -= cr
 
 
 def _violations(watch: dict[tuple[str, str], list[int]], slots: dict[tuple[str, str], Slot],

@@ -402,3 +402,24 @@ async def test_a_hold_cannot_be_closed_twice_even_by_a_direct_write(ledger: Ledg
     with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
         await ledger._execute_script("INSERT INTO acct_hold_closures (payment_id, entry_id, "
                                      "state) VALUES ('p1', 99, 'voided')")
+
+
+async def test_a_refused_entry_leaves_nothing_behind(strict: Ledger) -> None:
+    """Its first legs were already written into the batch when a later one was refused."""
+    fresh = "customer:6217000000000777"
+    refused = await strict.adjust("half", [Leg("suspense", fresh, "CNY", 5),
+                                           Leg("nowhere", "suspense", "CNY", 5)],
+                                  operator="o", reason="r", at=T)
+    assert refused.code == Code.ACCOUNT_NOT_FOUND
+    overdrawn = await strict.adjust("over", [Leg("suspense", fresh, "CNY", 5),
+                                             Leg(CUSTOMER, "suspense", "CNY", 5)],
+                                    operator="o", reason="r", at=T)
+    assert overdrawn.code == Code.EXCEEDS_CREDITS  # the debtor has no funds
+    assert await strict.balances() == []
+    assert await strict._fetch("SELECT count(*) FROM acct_accounts") == [(0,)]
+    assert await strict._fetch("SELECT count(*) FROM acct_postings") == [(0,)]
+    ok = await strict.adjust("ok", [Leg("suspense", fresh, "CNY", 5)], operator="o",
+                             reason="r", at=T)
+    assert ok.status == "posted"
+    assert [b.account for b in await strict.balances()] == [fresh, "suspense"]
+    await assert_books_sound(strict)
