@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from accounting.config import Books
-from accounting.core import Alert, Plan, PostResult
+from accounting.core import Alert, Plan, PostResult, gc_paused
 from accounting.ledger import Ahead, Ledger, OutboxEventLike, open_ledger
 from switch.clock import Clock, iso
 
@@ -115,26 +115,29 @@ class AccountingWorker:
         ahead: Ahead | None = None
         while events:
             upto = events[-1].event_id
-            posting = self.ledger.begin(plans, consumer=self.consumer, upto=upto, ahead=ahead)
-            try:
-                following = await self.store.outbox_after(upto, self.batch)
-                following_plans = await self._plan(following)
-                ahead = await self.ledger.prepare(following_plans, after=posting)
-                if stale:
-                    await self.refresh()
-            except Exception:
-                # the page being written commits or fails before the reading error surfaces
-                with contextlib.suppress(Exception):
-                    self._posted(await posting)
-                raise
-            except BaseException:  # stopping: the page's transaction rolls back
-                posting.cancel()
-                with contextlib.suppress(BaseException):
-                    await posting
-                raise
-            stale = self._posted(await posting) or stale
-            total += len(events)
-            events, plans = following, following_plans
+            # the cyclic GC would scan the pages' many fresh objects (no cycles among them)
+            with gc_paused():
+                posting = self.ledger.begin(plans, consumer=self.consumer, upto=upto,
+                                            ahead=ahead)
+                try:
+                    following = await self.store.outbox_after(upto, self.batch)
+                    following_plans = await self._plan(following)
+                    ahead = await self.ledger.prepare(following_plans, after=posting)
+                    if stale:
+                        await self.refresh()
+                except Exception:
+                    # the page being written commits or fails before the reading error surfaces
+                    with contextlib.suppress(Exception):
+                        self._posted(await posting)
+                    raise
+                except BaseException:  # stopping: the page's transaction rolls back
+                    posting.cancel()
+                    with contextlib.suppress(BaseException):
+                        await posting
+                    raise
+                stale = self._posted(await posting) or stale
+                total += len(events)
+                events, plans = following, following_plans
         if stale:
             await self.refresh()
         return total
