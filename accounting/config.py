@@ -145,6 +145,9 @@ class Books:
         self._rule_cache: dict[tuple[str, str | None, str, str], PostingRule | None] = {}
         self._recipes: dict[tuple[str, str, str], tuple[tuple[str, PostingRule], ...] | None] = {}
         self._splits: dict[tuple[int, str, str], tuple[int, int]] = {}
+        # whether a rule's account names the payment ({payment_id}), which the body lacks
+        self.needs_payment_id = any("{payment_id}" in leg.debit + leg.credit
+                                    for r in raw.rules for leg in r.legs)
 
     def account(self, code: str) -> Account | None:
         """The chart entry a concrete account code belongs to (fixed code first, then family)."""

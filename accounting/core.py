@@ -231,9 +231,8 @@ def _members(body: dict[str, Any], wanted: list[str]) -> list[_Member] | Code:
 def plan_event(books: Books, event_id: int, payment_id: str, event_type: str,
                body: dict[str, Any], posted_at: str) -> Plan:
     """Resolve one outbox event through the posting rules into a plan (no I/O)."""
-    p = Plan(key=f"ev:{event_id}", event_type=event_type, posted_at=posted_at,
-             digest=digest_of(event_type, payment_id, body), memo=f"{event_type} {payment_id}",
-             event_id=event_id, payment_id=payment_id)
+    p = Plan(f"ev:{event_id}", event_type, digest_of(event_type, payment_id, body),
+             f"{event_type} {payment_id}", posted_at, 0, "", event_id, payment_id)
     principal = _int_amount(body.get("amount", 0))
     if principal is None:
         p.error = Code.INVALID_AMOUNT
@@ -292,8 +291,8 @@ def plan_event(books: Books, event_id: int, payment_id: str, event_type: str,
         if members is not None and per_member(spec, rule):
             code = _plan_members(p, rule, members, value, vat, currency)
         else:
-            if fields is None:
-                fields = {**body, "payment_id": payment_id}
+            if fields is None:  # the body as it is, unless an account names the payment
+                fields = {**body, "payment_id": payment_id} if books.needs_payment_id else body
             code = _plan_once(p, rule, payment_id, fields, value, net, vat, currency)
         if code is not None:
             p.error = code
