@@ -32,16 +32,19 @@ DEBTOR = "6217000000000001"
 class Outbox:
     url = "memory://outbox"
 
-    def __init__(self, events: list[OutboxEvent], fail_after: int | None = None) -> None:
+    def __init__(self, events: list[OutboxEvent], fail_on_read: int | None = None) -> None:
         self.events = events
-        self.fail_after = fail_after  # reading past this event id fails (a store outage)
+        self.fail_on_read = fail_on_read  # this read fails (a store outage)
         self.reads = 0
+        self.served = 0  # the last event id handed out
 
     async def outbox_after(self, event_id: int, limit: int) -> Sequence[OutboxEvent]:
         self.reads += 1
-        if self.fail_after is not None and event_id >= self.fail_after:
+        if self.reads == self.fail_on_read:
             raise OSError("outbox unreachable")
-        return [e for e in self.events if e.event_id > event_id][:limit]
+        page = [e for e in self.events if e.event_id > event_id][:limit]
+        self.served = page[-1].event_id if page else self.served
+        return page
 
 
 def _traffic(n: int) -> list[OutboxEvent]:
@@ -210,14 +213,17 @@ async def test_an_outbox_failure_lets_the_page_being_written_commit(store_url: s
     ledger = await _open(store_url)
     try:
         events = _traffic(30)
-        outbox = Outbox(events, fail_after=events[9].event_id)
+        outbox = Outbox(events, fail_on_read=3)
         worker = AccountingWorker(outbox, CLOCK, ledger, batch=10)
         with pytest.raises(OSError, match="outbox unreachable"):
             await worker.post_available()
-        # the first page committed with its cursor while the second could not be read
-        assert await ledger.cursor(worker.consumer) == events[9].event_id
-        outbox.fail_after = None
-        assert await worker.post_available() == len(events) - 10
+        # the third read failed while the second page was being written: that page committed
+        # with its cursor (the first one before it)
+        assert outbox.served > 0
+        assert await ledger.cursor(worker.consumer) == outbox.served
+        posted = len([e for e in events if e.event_id <= outbox.served])
+        outbox.fail_on_read = None
+        assert await worker.post_available() == len(events) - posted
         await assert_books_sound(ledger)
     finally:
         await ledger.close()
