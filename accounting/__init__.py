@@ -6,6 +6,7 @@ from accounting.errors import AccountingError, BooksConfigError, Code, Idempoten
 from accounting.ledger import (
     EntryView,
     Ledger,
+    Position,
     StatementLine,
     TrialBalanceRow,
     open_ledger,
@@ -28,6 +29,7 @@ __all__ = [
     "LedgerCheck",
     "LedgerPoster",
     "Leg",
+    "Position",
     "PostResult",
     "PostingRule",
     "StatementLine",

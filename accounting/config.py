@@ -23,15 +23,19 @@ from accounting.errors import BooksConfigError
 
 AccountType = Literal["asset", "liability", "income", "expense"]
 Constraint = Literal["non_negative", "upper_limit", "free"]
-AmountType = Literal["principal", "fee"]
 Action = Literal["book", "hold", "post_hold", "void_hold", "none"]
 Part = Literal["gross", "net", "vat"]
+Allocation = Literal["pro_rata"]
+PRINCIPAL, FEE = "principal", "fee"
 
 DEFAULT_BOOKS = Path(__file__).with_name("books.toml")
 ANY = "*"
 # Fields every event carries whatever its type (OutboxEvent.payment_id, body amount and currency).
 BASE_FIELDS = frozenset({"payment_id", "currency"})
+# Body keys with a meaning of their own: not usable as amount type names.
+_RESERVED = BASE_FIELDS | {"amount", "members", "vat"}
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_NAME = re.compile(r"^[a-z][a-z_]*$")
 _CCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -55,8 +59,21 @@ class Account(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class EventSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An event's body: its fields and amount types; `members` makes it a batch event whose
+    body lists members, each with payment_id, amount (its principal) and these fields."""
+
     fields: list[str] = []
-    amounts: list[AmountType] = []
+    amounts: list[str] = []  # principal reads body "amount", any other type the key of its name
+    members: list[str] | None = None
+
+
+def amount_key(amount_type: str) -> str:
+    """The body key an amount type is read from.
+
+    >>> amount_key("principal"), amount_key("fee"), amount_key("in")
+    ('amount', 'fee', 'in')
+    """
+    return "amount" if amount_type == PRINCIPAL else amount_type
 
 
 class Leg(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -68,11 +85,13 @@ class Leg(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class PostingRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str
     event: str
-    amount: AmountType | None = None
+    amount: str | None = None
     channel: str = ANY
     product: str = ANY
     action: Action = "book"
     legs: list[Leg] = []
+    # batch events: book the fee per member, each with its share (else once, for the batch)
+    allocate: Allocation | None = None
 
 
 class FeePolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -124,9 +143,11 @@ class Books:
             self._rules.setdefault((r.event, r.amount), []).append(r)
         self._cache: dict[str, Account | None] = {}
         self._rule_cache: dict[tuple[str, str | None, str, str], PostingRule | None] = {}
-        self._recipes: dict[tuple[str, str, str],
-                            tuple[tuple[AmountType, PostingRule], ...] | None] = {}
+        self._recipes: dict[tuple[str, str, str], tuple[tuple[str, PostingRule], ...] | None] = {}
         self._splits: dict[tuple[int, str, str], tuple[int, int]] = {}
+        # whether a rule's account names the payment ({payment_id}), which the body lacks
+        self.needs_payment_id = any("{payment_id}" in leg.debit + leg.credit
+                                    for r in raw.rules for leg in r.legs)
 
     def account(self, code: str) -> Account | None:
         """The chart entry a concrete account code belongs to (fixed code first, then family)."""
@@ -163,7 +184,7 @@ class Books:
         return best
 
     def recipe(self, event: str, channel: str, product: str
-               ) -> tuple[tuple[AmountType, PostingRule], ...] | None:
+               ) -> tuple[tuple[str, PostingRule], ...] | None:
         """The rule for each amount type an event carries; None when one has no rule."""
         key = (event, channel, product)
         try:
@@ -171,7 +192,7 @@ class Books:
         except KeyError:
             pass
         spec = self.events.get(event)
-        out: tuple[tuple[AmountType, PostingRule], ...] | None = None
+        out: tuple[tuple[str, PostingRule], ...] | None = None
         if spec is not None:
             found = [(a, self.rule(event, a, channel, product)) for a in spec.amounts]
             if all(r is not None for _, r in found):
@@ -255,6 +276,9 @@ def _check(b: _BooksFile) -> None:
     books = Books(b)
     for name, spec in b.events.items():
         for amount in spec.amounts:
+            if not _NAME.match(amount) or amount in _RESERVED:
+                raise BooksConfigError(f"events.{name}.amounts", f"{amount!r} cannot name an "
+                                       "amount type (lower case, not a reserved body key)")
             if not any(r.channel == ANY and r.product == ANY
                        for r in books._rules.get((name, amount), ())):
                 raise BooksConfigError(f"events.{name}", f"no rule for amount type {amount!r} "
@@ -262,6 +286,9 @@ def _check(b: _BooksFile) -> None:
         if not spec.amounts and not books._rules.get((name, None)):
             raise BooksConfigError(f"events.{name}", "no rule covers this event "
                                    "(use action = 'none' for events that move no money)")
+        if spec.members is not None and PRINCIPAL not in spec.amounts:
+            raise BooksConfigError(f"events.{name}.members", "a batch event carries its "
+                                   "members' principal: declare amounts = ['principal', ...]")
     keys: dict[tuple[str, str | None, str, str], str] = {}
     holds: set[str] = set()
     for r in b.rules:
@@ -275,6 +302,12 @@ def _check(b: _BooksFile) -> None:
     for r in b.rules:
         if r.action in ("post_hold", "void_hold") and not holds:
             raise BooksConfigError(f"rules.{r.name}", f"{r.action} but no rule places a hold")
+
+
+def per_member(spec: EventSpec, rule: PostingRule) -> bool:
+    """Whether a rule of a batch event books once per member (its principal, or an allocated
+    fee) rather than once for the whole batch."""
+    return spec.members is not None and (rule.amount == PRINCIPAL or rule.allocate is not None)
 
 
 def _check_rule(books: Books, r: PostingRule) -> None:
@@ -292,25 +325,38 @@ def _check_rule(books: Books, r: PostingRule) -> None:
         raise BooksConfigError(key, f"action {r.action!r} needs at least one leg")
     if r.action == "hold" and len(r.legs) != 1:
         raise BooksConfigError(key, "a hold has exactly one leg (what is held from whom)")
-    if r.action in ("hold", "post_hold", "void_hold") and r.amount != "principal":
+    if r.action in ("hold", "post_hold", "void_hold") and r.amount != PRINCIPAL:
         raise BooksConfigError(key, "holds are placed and released on the principal")
+    if r.action == "hold" and spec.members is not None:
+        raise BooksConfigError(key, "a batch posts or releases its members' holds; each "
+                               "member's hold is placed when it is accepted")
+    if r.allocate is not None and (spec.members is None or r.amount != FEE):
+        raise BooksConfigError(f"{key}.allocate", "only the fee of a batch event is allocated "
+                               "to its members")
     parts = {leg.part for leg in r.legs}
-    if parts - {"gross"} and r.amount != "fee":
+    if parts - {"gross"} and r.amount != FEE:
         raise BooksConfigError(key, "only fee rules split into net and vat parts")
     if ("net" in parts) != ("vat" in parts):
         raise BooksConfigError(key, "a fee split must book both the net part and the vat part")
     if "gross" in parts and len(parts) > 1:
         raise BooksConfigError(key, "book the fee either gross or as net + vat, not both")
     fields = BASE_FIELDS | set(spec.fields)
+    if per_member(spec, r):
+        fields |= set(spec.members or ())
     for j, leg in enumerate(r.legs):
         currencies = []
         for side in ("debit", "credit"):
             code = getattr(leg, side)
             where = f"{key}.legs[{j}].{side}"
             missing = set(_PLACEHOLDER.findall(code)) - fields
+            if missing & set(spec.members or ()):
+                raise BooksConfigError(where, f"{code!r} needs member fields "
+                                       f"{sorted(missing)} in a rule booked once for the "
+                                       "batch (allocate the fee to book it per member)")
             if missing:
+                whose = "each member of " if per_member(spec, r) else ""
                 raise BooksConfigError(where, f"{code!r} needs {sorted(missing)} which "
-                                       f"{r.event} does not carry")
+                                       f"{whose}{r.event} does not carry")
             acc = _chart_entry(books, code)
             if acc is None:
                 raise BooksConfigError(where, f"{code!r} is not in the chart of accounts")
@@ -323,6 +369,8 @@ def _check_rule(books: Books, r: PostingRule) -> None:
 
 
 def _chart_entry(books: Books, code: str) -> Account | None:
+    # A template names a family by its shape: customer:{creditor_account} is a customer account.
     if "{" in code:
-        return next((a for a in books.accounts if a.code == code), None)
+        shape = _PLACEHOLDER.sub("{}", code)
+        return next((a for a in books.accounts if _PLACEHOLDER.sub("{}", a.code) == shape), None)
     return books.account(code)

@@ -13,7 +13,7 @@ import logging
 import re
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -21,12 +21,13 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from accounting import core
-from accounting.config import Books, load_books
+from accounting.config import ANY, Account, Books, load_books
 from accounting.core import Alert, Balance, Existing, Hold, Leg, Plan, PostResult, Snapshot
 from accounting.errors import Code, LedgerStoreError
 
 log = logging.getLogger("payswitch.accounting")
 T = TypeVar("T")
+POSITION_PREFIX = "clearing:"  # the chart's channel clearing accounts: the switch's positions
 
 
 class OutboxEventLike(Protocol):
@@ -67,6 +68,22 @@ class StatementLine(msgspec.Struct, frozen=True):
     balance: int  # running normal-side balance after this line (posted only)
 
 
+class Position(msgspec.Struct, frozen=True):
+    """A channel's clearing account as operations sees it."""
+
+    channel: str
+    account: str
+    currency: str
+    balance: int  # posted, on the account's normal side
+    pending_debits: int
+    pending_credits: int
+    available: int  # what it can still pay out: its available balance, or room under its limit
+    limit: int | None
+    alert_below: int | None
+    alert_above: int | None
+    alert: str | None  # "below" / "above" while past that threshold
+
+
 class TrialBalanceRow(msgspec.Struct, frozen=True):
     currency: str
     account: str
@@ -80,8 +97,17 @@ _ENTRY_COLS = ("entry_id, event_id, adj_key, event_type, payment_id, posted_at, 
                "amount, status, code, link_entry_id, link_kind, operator, reason")
 _ENTRY_COLUMNS = [c.strip() for c in _ENTRY_COLS.split(",")]
 _POSTING_COLUMNS = ["entry_id", "seq", "account_id", "phase", "debit", "credit"]
-_HOLD_COLS = ("payment_id, entry_id, debit_account, credit_account, currency, amount, state, "
-              "closed_entry_id")
+_HOLD_COLS = "payment_id, entry_id, debit_account, credit_account, currency, amount"
+_CLOSURE_COLS = "payment_id, entry_id, state"
+_ALERT_COLS = "entry_id, account, currency, threshold, limit_value, value, posted_at"
+# a hold with its state: pending until a closure row says posted or voided
+_HOLDS_WITH_STATE = (
+    "SELECT h.payment_id, h.entry_id, h.debit_account, h.credit_account, h.currency, h.amount, "
+    "coalesce(c.state, 'pending'), c.entry_id FROM acct_holds h "
+    "LEFT JOIN acct_hold_closures c ON c.payment_id = h.payment_id")
+# the newest outbox event posted: ids above it cannot be replays, so nobody looks them up
+_LAST_EVENT = ("SELECT event_id FROM acct_entries WHERE event_id IS NOT NULL "
+               "ORDER BY event_id DESC LIMIT 1")
 _AMOUNT_COLS = "debits_posted, credits_posted, debits_pending, credits_pending"
 _BAL_COLS = f"account_id, {_AMOUNT_COLS}"
 # balances with their account names, from acct_balances or acct_snapshots (alias b)
@@ -189,6 +215,32 @@ def _ddl(big: str, text: str, pk: str, *, postings_tail: str = "\n        )",
     ]
 
 
+def _ddl_v2(big: str, text: str, identity: str, rowid: str) -> list[str]:
+    """v2: holds become insert-only (a closure is its own row, and a primary key makes a second
+    one impossible), and position alerts are recorded with the entry that raised them."""
+    return [
+        f"""CREATE TABLE acct_hold_closures (
+            payment_id {text} PRIMARY KEY,
+            entry_id {big} NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('posted', 'voided'))
+        ){rowid}""",
+        "INSERT INTO acct_hold_closures (payment_id, entry_id, state) "
+        "SELECT payment_id, closed_entry_id, state FROM acct_holds WHERE state <> 'pending'",
+        "ALTER TABLE acct_holds DROP COLUMN state",
+        "ALTER TABLE acct_holds DROP COLUMN closed_entry_id",
+        f"""CREATE TABLE acct_alerts (
+            alert_id {identity},
+            entry_id {big} NOT NULL,
+            account TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            threshold TEXT NOT NULL CHECK (threshold IN ('below', 'above')),
+            limit_value {big} NOT NULL,
+            value {big} NOT NULL,
+            posted_at TEXT NOT NULL
+        )""",
+    ]
+
+
 # Versioned migrations per dialect: append only, never edit a released one.
 SQLITE_MIGRATIONS: list[tuple[int, list[str]]] = [
     # Clustered by (entry_id, seq): rows are appended in that order, and an entry's postings
@@ -198,6 +250,7 @@ SQLITE_MIGRATIONS: list[tuple[int, list[str]]] = [
     (1, _ddl("INTEGER", "TEXT", "INTEGER PRIMARY KEY",
              postings_tail=",\n            PRIMARY KEY (entry_id, seq)\n        ) WITHOUT ROWID",
              checks=False, holds_tail=" WITHOUT ROWID")),
+    (2, _ddl_v2("INTEGER", "TEXT", "INTEGER PRIMARY KEY", " WITHOUT ROWID")),
 ]
 POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
     # entry ids only grow, so a BRIN index finds an entry's postings at almost no write cost
@@ -206,9 +259,56 @@ POSTGRES_MIGRATIONS: list[tuple[int, list[str]]] = [
                                "USING brin (entry_id) WITH (pages_per_range = 16)",
              # room in each page, so an update stays on its page (HOT, no index write)
              balances_tail=" WITH (fillfactor = 50)", holds_tail=" WITH (fillfactor = 50)")),
+    (2, [*_ddl_v2("BIGINT", 'TEXT COLLATE "C"', "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+                  ""),
+         "ALTER TABLE acct_holds SET (fillfactor = 100)",  # no longer updated in place
+         # payment ids are random: a hash index takes them at half a btree's cost, and a
+         # payment's entries are only ever looked up by equality
+         "DROP INDEX acct_entries_payment",
+         "CREATE INDEX acct_entries_payment ON acct_entries USING hash (payment_id)"]),
 ]
+SCHEMA_VERSION = 2
 
-AlertHook = Callable[[Alert], None]
+
+# the engine's state once a batch is applied: its snapshot, its writes, the newest event id
+Applied = tuple[Snapshot, core.Writes, int]
+
+
+class Posting:
+    """A page being written (`Ledger.begin`); `await posting` gives its results."""
+
+    def __init__(self, task: asyncio.Future[list[PostResult]],
+                 applied: asyncio.Future[Applied | None]) -> None:
+        self.task = task
+        self.applied = applied  # set once the engine has applied the page (None: not shared)
+
+    def __await__(self) -> Generator[Any, None, list[PostResult]]:
+        return self.task.__await__()
+
+    def cancel(self) -> None:
+        self.task.cancel()
+
+
+class Ahead:
+    """A page applied ahead on the state its predecessor leaves (`Ledger.prepare`): written as
+    it is only if, under the posting lock, no entry or account was added since and the watched
+    balances it started from (constraints, alerts) are unchanged; else applied afresh."""
+
+    def __init__(self, plans: list[Plan], snap: Snapshot, w: core.Writes,
+                 heads: tuple[int, int], basis: dict[int, tuple[int, ...]],
+                 last_event: int) -> None:
+        self.plans, self.snap, self.w, self.heads = plans, snap, w, heads
+        self.basis = basis  # account id -> the kept balance the engine started from
+        self.last_event = last_event
+
+
+def _settle(fut: asyncio.Future[Applied | None], value: Applied | None) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _newest_event(plans: list[Plan], last_event: int) -> int:
+    return max([last_event, *(p.event_id for p in plans if p.event_id is not None)])
 
 
 class Ledger(ABC):
@@ -218,13 +318,15 @@ class Ledger(ABC):
 
     def __init__(self, books: Books | None = None) -> None:
         self.books = books or load_books()
-        self.alert_hooks: list[AlertHook] = []
         # (account, currency) -> account_id of committed accounts; ids never change once given
         self._account_ids: dict[tuple[str, str], int] = {}
 
     def _committed(self, w: core.Writes) -> None:
         for aid, acct, ccy in w.accounts:
             self._account_ids[(acct, ccy)] = aid
+        for a in w.alerts:  # recorded in acct_alerts; subscribers hear of them from there
+            log.warning("position %s %s went %s %d: now %d (entry %d)", a.account, a.currency,
+                        a.threshold, a.limit, a.value, a.entry_id)
 
     # -- what a backend provides --------------------------------------------------------------
     @abstractmethod
@@ -238,9 +340,12 @@ class Ledger(ABC):
     async def schema_version(self) -> int: ...
 
     @abstractmethod
-    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
-                    ) -> core.Writes:
-        """Load, apply and write the plans (and move the cursor) in one transaction."""
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None, *,
+                    ahead: Ahead | None = None,
+                    applied: asyncio.Future[Applied | None] | None = None) -> core.Writes:
+        """Load, apply and write the plans (and move the cursor) in one transaction; `applied`
+        learns the engine's state once the plans are applied (for `prepare`), and `ahead` is
+        this batch applied ahead of time, used if the ledger has not moved since."""
 
     @abstractmethod
     async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -258,15 +363,46 @@ class Ledger(ABC):
                           ) -> list[PostResult]:
         """Post events in order, each one entirely or not at all, in one transaction; with a
         consumer, its cursor moves to `upto` (default: the last event) in the same transaction."""
-        books = self.books
-        with core.gc_paused():
-            plans = [core.plan_event(books, e.event_id, e.payment_id, e.type, e.body, posted_at)
-                     for e in events]
         if upto is None and events:
             upto = events[-1].event_id
-        writes = await self._post(plans, consumer, upto)
-        self._raise_alerts(writes.alerts)
-        return writes.results
+        return await self.post_plans(self.plan(events, posted_at), consumer=consumer, upto=upto)
+
+    def plan(self, events: Sequence[OutboxEventLike], posted_at: str) -> list[Plan]:
+        """The events through the posting rules (no I/O: a caller may plan the next page
+        while the previous one is being written)."""
+        books = self.books
+        with core.gc_paused():
+            return [core.plan_event(books, e.event_id, e.payment_id, e.type, e.body, posted_at)
+                    for e in events]
+
+    async def post_plans(self, plans: list[Plan], *, consumer: str | None = None,
+                         upto: int | None = None) -> list[PostResult]:
+        """Post planned events as `post_events` does."""
+        return await self.begin(plans, consumer=consumer, upto=upto)
+
+    def begin(self, plans: list[Plan], *, consumer: str | None = None, upto: int | None = None,
+              ahead: Ahead | None = None) -> Posting:
+        """Start posting planned events (as `post_plans`) and return at once: await the
+        Posting for the results. `ahead`: these plans as `prepare` applied them."""
+        applied: asyncio.Future[Applied | None] = asyncio.get_running_loop().create_future()
+        return Posting(asyncio.ensure_future(self._write(plans, consumer, upto, ahead, applied)),
+                       applied)
+
+    async def _write(self, plans: list[Plan], consumer: str | None, upto: int | None,
+                     ahead: Ahead | None, applied: asyncio.Future[Applied | None]
+                     ) -> list[PostResult]:
+        try:
+            with core.gc_paused():  # the batch's rows are freed before the collector sees them
+                w = await self._post(plans, consumer, upto, ahead=ahead, applied=applied)
+                return w.results
+        finally:
+            _settle(applied, None)
+
+    async def prepare(self, plans: list[Plan], after: Posting) -> Ahead | None:
+        """Apply the next page ahead, on the state the page `after` (still being written)
+        leaves, so the engine's work overlaps the database's. None where a store does not:
+        SQLite, whose writes are not the slow part."""
+        return None
 
     async def adjust(self, key: str, legs: Sequence[Leg], *, operator: str, reason: str,
                      at: str, kind: str = "credit_adjustment", links_to: int | None = None,
@@ -285,9 +421,7 @@ class Ledger(ABC):
                     payment_id=payment_id, legs=list(legs), link_entry_id=links_to,
                     link_kind=kind if links_to is not None else None, operator=operator,
                     reason=reason)
-        writes = await self._post([plan], None, None)
-        self._raise_alerts(writes.alerts)
-        return writes.results[0]
+        return (await self._post([plan], None, None)).results[0]
 
     async def reverse(self, key: str, entry_id: int, *, operator: str, reason: str,
                       at: str) -> PostResult:
@@ -307,16 +441,6 @@ class Ledger(ABC):
         return await self.adjust(key, legs, operator=operator, reason=reason, at=at,
                                  kind="reversal", links_to=entry_id,
                                  payment_id=entry.payment_id)
-
-    def _raise_alerts(self, alerts: list[Alert]) -> None:
-        for a in alerts:
-            log.warning("position %s %s went %s %d: now %d (entry %d)", a.account, a.currency,
-                        a.threshold, a.limit, a.value, a.entry_id)
-            for hook in self.alert_hooks:
-                try:
-                    hook(a)
-                except Exception:  # an alert consumer must not stop the books
-                    log.exception("alert hook failed")
 
     # -- queries -------------------------------------------------------------------------------
     async def cursor(self, consumer: str) -> int:
@@ -371,13 +495,17 @@ class Ledger(ABC):
         return views[0] if views else None
 
     async def entries_for_payment(self, payment_id: str) -> list[EntryView]:
-        return await self._entries("payment_id = ?", payment_id)
+        """The payment's own entries, and a batch's entry that posted or released its hold."""
+        return await self._entries(
+            "entry_id IN (SELECT entry_id FROM acct_entries WHERE payment_id = ? UNION "
+            "SELECT entry_id FROM acct_hold_closures WHERE payment_id = ?)",
+            payment_id, payment_id)
 
-    async def _entries(self, where: str, arg: Any) -> list[EntryView]:
+    async def _entries(self, where: str, *args: Any) -> list[EntryView]:
         rows = await self._fetch(
             "SELECT entry_id, event_id, adj_key, event_type, payment_id, posted_at, memo, status, "
             f"code, link_entry_id, link_kind, operator, reason FROM acct_entries WHERE {where} "
-            "ORDER BY entry_id", arg)
+            "ORDER BY entry_id", *args)
         if not rows:
             return []
         ids = [r[0] for r in rows]
@@ -441,29 +569,56 @@ class Ledger(ABC):
 
     async def positions(self) -> dict[tuple[str, str], int]:
         """(channel, currency) -> available position of every channel clearing account."""
-        rows = await self._fetch(_NAMED.format(table="acct_balances")
-                                 + " WHERE a.account LIKE 'clearing:%'")
-        out: dict[tuple[str, str], int] = {}
-        for r in rows:
-            value = self._position(Balance(*r))
-            if value is not None:
-                out[(r[0].removeprefix("clearing:"), r[1])] = value
-        return out
+        return {(p.channel, p.currency): p.available for p in await self.position_report()}
 
-    def _position(self, b: Balance) -> int | None:
-        acc = self.books.account(b.account)
-        if acc is None:
-            return None
-        if acc.constraint == "upper_limit":
-            assert acc.limit is not None
-            vec = (b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending)
-            return acc.limit - core._exposure(acc, vec)
-        return core.available(acc, b)
+    async def position_report(self) -> list[Position]:
+        """Every channel clearing account: a configured one even before its first posting."""
+        rows = await self._fetch(_NAMED.format(table="acct_balances")
+                                 + f" WHERE a.account LIKE '{POSITION_PREFIX}%'")
+        found = {(r[0], r[1]): Balance(*r) for r in rows}
+        for a in self.books.accounts:
+            if a.code.startswith(POSITION_PREFIX) and not a.is_family and a.currency != ANY:
+                found.setdefault((a.code, a.currency), Balance(a.code, a.currency, 0, 0))
+        out = []
+        for (account, currency), b in sorted(found.items()):
+            acc = self.books.account(account)
+            if acc is None:
+                continue
+            out.append(Position(
+                channel=account.removeprefix(POSITION_PREFIX), account=account,
+                currency=currency, balance=b.net if acc.debit_normal else -b.net,
+                pending_debits=b.debits_pending, pending_credits=b.credits_pending,
+                available=_position(acc, b), limit=acc.limit, alert_below=acc.alert_below,
+                alert_above=acc.alert_above, alert=core.alert_state(acc, b)))
+        return out
 
     async def available_position(self, channel: str, currency: str) -> int | None:
         """What the channel's clearing account can still pay out: for an upper-limit position
         the room under the limit, otherwise its available balance. None: no such account."""
-        return self._position(await self.balance(f"clearing:{channel}", currency))
+        b = await self.balance(f"{POSITION_PREFIX}{channel}", currency)
+        acc = self.books.account(b.account)
+        return None if acc is None else _position(acc, b)
+
+    async def alerts(self, after: int = 0, limit: int = 1000) -> list[Alert]:
+        """Recorded threshold crossings with an id above `after`, oldest first."""
+        rows = await self._fetch(
+            "SELECT account, currency, threshold, limit_value, value, entry_id, posted_at, "
+            "alert_id FROM acct_alerts WHERE alert_id > ? ORDER BY alert_id LIMIT ?",
+            after, limit)
+        return [Alert(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]), r[6], int(r[7]))
+                for r in rows]
+
+    async def last_alert_id(self) -> int:
+        rows = await self._fetch("SELECT coalesce(max(alert_id), 0) FROM acct_alerts")
+        return int(rows[0][0])
+
+
+def _position(acc: Account, b: Balance) -> int:
+    if acc.constraint == "upper_limit":
+        assert acc.limit is not None
+        vec = (b.debits_posted, b.credits_posted, b.debits_pending, b.credits_pending)
+        return acc.limit - core._exposure(acc, vec)
+    return core.available(acc, b)
 
 
 # -- SQLite -------------------------------------------------------------------------------------
@@ -523,8 +678,9 @@ class SqliteLedger(Ledger):
 
         await self._run(run)
 
-    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
-                    ) -> core.Writes:
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None, *,
+                    ahead: Ahead | None = None,
+                    applied: asyncio.Future[Applied | None] | None = None) -> core.Writes:
         return await self._run(lambda db: self._post_sync(db, plans, consumer, upto))
 
     def _post_sync(self, db: sqlite3.Connection, plans: list[Plan], consumer: str | None,
@@ -532,8 +688,7 @@ class SqliteLedger(Ledger):
         db.execute("BEGIN IMMEDIATE")  # one writer at a time: the snapshot stays true
         try:
             snap = _sqlite_snapshot(db, self.books, plans, self._account_ids)
-            with core.gc_paused():
-                w = core.apply(self.books, plans, snap)
+            w = core.apply(self.books, plans, snap)
             if w.accounts:
                 db.executemany("INSERT INTO acct_accounts (account_id, account, currency) "
                                "VALUES (?,?,?)", w.accounts)
@@ -543,22 +698,24 @@ class SqliteLedger(Ledger):
             if w.postings:
                 db.executemany("INSERT INTO acct_postings (entry_id, seq, account_id, phase, "
                                "debit, credit) VALUES (?,?,?,?,?,?)", w.postings)
-            if w.deltas:
-                ids = snap.account_ids
+            deltas = w.deltas()
+            if deltas:
                 db.executemany(
                     f"INSERT INTO acct_balances ({_BAL_COLS}) VALUES (?,?,?,?,?) "
                     "ON CONFLICT (account_id) DO UPDATE SET "
                     "debits_posted = debits_posted + excluded.debits_posted, "
                     "credits_posted = credits_posted + excluded.credits_posted, "
                     "debits_pending = debits_pending + excluded.debits_pending, "
-                    "credits_pending = credits_pending + excluded.credits_pending",
-                    [(ids[k], *d) for k, d in w.deltas.items()])
+                    "credits_pending = credits_pending + excluded.credits_pending", deltas)
             if w.holds:
-                db.executemany(
-                    f"INSERT INTO acct_holds ({_HOLD_COLS}) VALUES (?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (payment_id) DO UPDATE SET state = excluded.state, "
-                    "closed_entry_id = excluded.closed_entry_id",
-                    [_hold_row(h) for h in w.holds.values()])
+                db.executemany(f"INSERT INTO acct_holds ({_HOLD_COLS}) VALUES (?,?,?,?,?,?)",
+                               w.holds)
+            if w.closures:
+                db.executemany(f"INSERT INTO acct_hold_closures ({_CLOSURE_COLS}) "
+                               "VALUES (?,?,?)", w.closures)
+            if w.alerts:
+                db.executemany(f"INSERT INTO acct_alerts ({_ALERT_COLS}) VALUES (?,?,?,?,?,?,?)",
+                               [_alert_row(a) for a in w.alerts])
             if consumer is not None and upto is not None:
                 db.execute("INSERT INTO acct_cursor (consumer, last_event_id) VALUES (?, ?) "
                            "ON CONFLICT (consumer) DO UPDATE SET last_event_id = "
@@ -572,9 +729,8 @@ class SqliteLedger(Ledger):
         return w
 
 
-def _hold_row(h: Hold) -> tuple[Any, ...]:
-    return (h.payment_id, h.entry_id, h.debit, h.credit, h.currency, h.amount, h.state,
-            h.closed_entry_id)
+def _alert_row(a: Alert) -> tuple[Any, ...]:
+    return (a.entry_id, a.account, a.currency, a.threshold, a.limit, a.value, a.at)
 
 
 def _chunks(items: list[Any]) -> list[list[Any]]:
@@ -588,12 +744,13 @@ def _sqlite_in(db: sqlite3.Connection, sql: str, items: list[Any]) -> list[tuple
     return out
 
 
-def _wanted(plans: list[Plan]) -> tuple[list[int], list[str], list[str], list[int]]:
-    """Event ids, adjustment keys, payment ids with hold work, and entries to be reversed."""
-    event_ids = [p.event_id for p in plans if p.event_id is not None]
+def _wanted(plans: list[Plan], last_event: int
+            ) -> tuple[list[int], list[str], list[str], list[int]]:
+    """Event ids that may have been posted before, adjustment keys, payment ids with hold
+    work, and entries to be reversed."""
+    event_ids = [p.event_id for p in plans if p.event_id is not None and p.event_id <= last_event]
     adj_keys = [p.key for p in plans if p.event_id is None]
-    pids = sorted({p.payment_id for p in plans if p.payment_id is not None
-                   and (p.hold is not None or p.post_hold is not None or p.void_hold)})
+    pids = sorted(core.wanted_holds(plans))
     links = [p.link_entry_id for p in plans
              if p.link_kind == "reversal" and p.link_entry_id is not None]
     return event_ids, adj_keys, pids, links
@@ -610,14 +767,15 @@ def _sqlite_snapshot(db: sqlite3.Connection, books: Books, plans: list[Plan],
                      cache: dict[tuple[str, str], int]) -> Snapshot:
     next_id = int(db.execute("SELECT coalesce(max(entry_id), 0) + 1 "
                              "FROM acct_entries").fetchone()[0])
-    event_ids, adj_keys, pids, links = _wanted(plans)
+    last_event = db.execute(_LAST_EVENT).fetchone()
+    event_ids, adj_keys, pids, links = _wanted(plans, last_event[0] if last_event else 0)
     entries = _existing(
         _sqlite_in(db, f"SELECT {_EXISTING_COLS} FROM acct_entries WHERE event_id IN (?)",
                    event_ids)
         + _sqlite_in(db, f"SELECT {_EXISTING_COLS} FROM acct_entries WHERE adj_key IN (?)",
                      adj_keys))
     holds = {r[0]: Hold(*r) for r in _sqlite_in(
-        db, f"SELECT {_HOLD_COLS} FROM acct_holds WHERE payment_id IN (?)", pids)}
+        db, f"{_HOLDS_WITH_STATE} WHERE h.payment_id IN (?)", pids)}
     reversed_ids = {r[0] for r in _sqlite_in(
         db, "SELECT link_entry_id FROM acct_entries WHERE link_kind = 'reversal' "
             "AND status = 'posted' AND link_entry_id IN (?)", links)}
@@ -682,6 +840,7 @@ class PostgresLedger(Ledger):
         self._min, self._max = max(min_size, 2), max(max_size, 2)  # posting uses two
         self._post_lock = asyncio.Lock()
         self._pool: Any = None
+        self.ahead_prepared = self.ahead_used = 0  # pages applied ahead, and written as such
 
     @property
     def pool(self) -> Any:
@@ -726,24 +885,55 @@ class PostgresLedger(Ledger):
             for stmt in sql.split("; "):
                 await con.execute(_pg_sql(stmt), *(args if "?" in stmt else ()))
 
-    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None
-                    ) -> core.Writes:
+    async def prepare(self, plans: list[Plan], after: Posting) -> Ahead | None:
+        if not plans:
+            return None
+        state = await asyncio.shield(after.applied)
+        if state is None:
+            return None
+        before, before_w, last_event = state
+        snap = core.carried(before, before_w)
+        heads = (snap.next_entry_id, snap.next_account_id)
+        # Committed state for the rest: what the page being written changes is in `snap`.
+        async with self.pool.acquire() as con:
+            await _pg_load(con, self.books, plans, self._account_ids, snap, last_event)
+        basis = {snap.account_ids[k]: tuple(b) for k, b in snap.balances.items()
+                 if k in snap.account_ids}
+        w = core.Writes()
+        for i in range(0, len(plans), _APPLY_SLICE):
+            if i:
+                await asyncio.sleep(0)  # the page being written gets the loop between slices
+            with core.gc_paused():
+                core.apply(self.books, plans[i:i + _APPLY_SLICE], snap, w)
+        self.ahead_prepared += 1
+        return Ahead(plans, snap, w, heads, basis, _newest_event(plans, last_event))
+
+    async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None, *,
+                    ahead: Ahead | None = None,
+                    applied: asyncio.Future[Applied | None] | None = None) -> core.Writes:
         # One poster per process at a time; across processes the advisory lock below.
         async with self._post_lock, self.pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock($1)", _POSTING_LOCK)
-            snap = Snapshot(
-                int(await con.fetchval("SELECT coalesce(max(entry_id), 0) + 1 "
-                                       "FROM acct_entries")), {}, {}, {}, set(), {},
-                int(await con.fetchval("SELECT coalesce(max(account_id), 0) + 1 "
-                                       "FROM acct_accounts")))
-            await _pg_load(con, self.books, plans, self._account_ids, snap)
-            with core.gc_paused():
-                w = core.apply(self.books, plans, snap)
-            await _pg_copy(con, w.accounts, w.entries, w.postings)
-            if w.deltas:
-                ids = snap.account_ids
-                keys = sorted(w.deltas, key=ids.__getitem__)  # one lock order for every batch
-                cols = list(zip(*(w.deltas[k] for k in keys), strict=True))
+            next_entry, next_account, last_event = await con.fetchrow(_PG_HEADS)
+            if ahead is not None and await _still_holds(con, ahead, plans, next_entry,
+                                                        next_account):
+                snap, w = ahead.snap, ahead.w
+                if applied is not None:
+                    _settle(applied, (snap, w, ahead.last_event))
+                await con.copy_records_to_table("acct_postings", columns=_POSTING_COLUMNS,
+                                                records=w.postings)
+                self.ahead_used += 1
+            else:
+                snap = Snapshot(next_entry, {}, {}, {}, set(), {}, next_account)
+                await _pg_load(con, self.books, plans, self._account_ids, snap, last_event)
+                w = core.Writes()
+                await con.copy_records_to_table("acct_postings", columns=_POSTING_COLUMNS,
+                                                records=_applied(self.books, plans, snap, w))
+                if applied is not None:
+                    _settle(applied, (snap, w, _newest_event(plans, last_event)))
+            await _pg_copy(con, w)
+            deltas = w.deltas()  # by account id: one lock order for every batch
+            if deltas:
                 await con.execute(
                     f"INSERT INTO acct_balances ({_BAL_COLS}) SELECT * FROM unnest("
                     "$1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], "
@@ -752,15 +942,7 @@ class PostgresLedger(Ledger):
                     "credits_posted = acct_balances.credits_posted + excluded.credits_posted, "
                     "debits_pending = acct_balances.debits_pending + excluded.debits_pending, "
                     "credits_pending = acct_balances.credits_pending + excluded.credits_pending",
-                    [ids[k] for k in keys], *(list(c) for c in cols))
-            if w.holds:
-                rows = [_hold_row(h) for h in w.holds.values()]
-                await con.execute(
-                    f"INSERT INTO acct_holds ({_HOLD_COLS}) SELECT * FROM unnest("
-                    "$1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], "
-                    "$7::text[], $8::bigint[]) ON CONFLICT (payment_id) DO UPDATE SET "
-                    "state = excluded.state, closed_entry_id = excluded.closed_entry_id",
-                    *(list(c) for c in zip(*rows, strict=True)))
+                    *(list(c) for c in zip(*deltas, strict=True)))
             if consumer is not None and upto is not None:
                 await con.execute(
                     "INSERT INTO acct_cursor (consumer, last_event_id) VALUES ($1, $2) "
@@ -772,23 +954,62 @@ class PostgresLedger(Ledger):
         return w
 
 
-async def _pg_copy(con: Any, accounts: list[Any], entries: list[Any], postings: list[Any]
-                   ) -> None:
-    # COPY for the bulk rows: the fastest way in (DESIGN.md performance facts).
-    if accounts:
-        await con.copy_records_to_table("acct_accounts", records=accounts,
+async def _still_holds(con: Any, ahead: Ahead, plans: list[Plan], next_entry: int,
+                       next_account: int) -> bool:
+    """Whether a page applied ahead may be written as it is (see `Ahead`)."""
+    if plans is not ahead.plans or (next_entry, next_account) != ahead.heads:
+        return False
+    if not ahead.basis:
+        return True
+    now = {r[0]: tuple(r[1:]) for r in await con.fetch(
+        f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id = ANY($1::bigint[])",
+        list(ahead.basis))}
+    return all(now.get(aid, _ZERO) == b for aid, b in ahead.basis.items())
+
+
+_PG_HEADS = ("SELECT (SELECT coalesce(max(entry_id), 0) + 1 FROM acct_entries), "
+             "(SELECT coalesce(max(account_id), 0) + 1 FROM acct_accounts), "
+             f"coalesce(({_LAST_EVENT}), 0)")
+_APPLY_SLICE = 1000  # plans applied per step while their postings stream to the server
+_ZERO = (0, 0, 0, 0)
+
+
+async def _applied(books: Books, plans: list[Plan], snap: Snapshot, w: core.Writes
+                   ) -> AsyncIterator[core.PostingRow]:
+    """The batch's postings as the engine makes them: COPY sends each slice while the server
+    is still inserting and indexing the one before, so Python and PostgreSQL work at once."""
+    for i in range(0, len(plans), _APPLY_SLICE):
+        start = len(w.postings)
+        core.apply(books, plans[i:i + _APPLY_SLICE], snap, w)
+        for row in w.postings[start:]:
+            yield row
+
+
+async def _pg_copy(con: Any, w: core.Writes) -> None:
+    # COPY for the bulk rows: the fastest way in (DESIGN.md performance facts). Holds and
+    # their closures are insert-only, so they are bulk rows too.
+    if w.accounts:
+        await con.copy_records_to_table("acct_accounts", records=w.accounts,
                                         columns=["account_id", "account", "currency"])
-    if entries:
-        await con.copy_records_to_table("acct_entries", records=entries, columns=_ENTRY_COLUMNS)
-    if postings:
-        await con.copy_records_to_table("acct_postings", records=postings,
-                                        columns=_POSTING_COLUMNS)
+    if w.entries:
+        await con.copy_records_to_table("acct_entries", records=w.entries,
+                                        columns=_ENTRY_COLUMNS)
+    if w.holds:
+        await con.copy_records_to_table("acct_holds", records=w.holds,
+                                        columns=_HOLD_COLS.split(", "))
+    if w.closures:
+        await con.copy_records_to_table("acct_hold_closures", records=w.closures,
+                                        columns=_CLOSURE_COLS.split(", "))
+    if w.alerts:
+        await con.executemany(f"INSERT INTO acct_alerts ({_ALERT_COLS}) "
+                              "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                              [_alert_row(a) for a in w.alerts])
 
 
 async def _pg_load(con: Any, books: Books, plans: list[Plan],
-                   cache: dict[tuple[str, str], int], snap: Snapshot) -> None:
+                   cache: dict[tuple[str, str], int], snap: Snapshot, last_event: int) -> None:
     """Add to `snap` what these plans touch and it does not hold yet."""
-    event_ids, adj_keys, pids, links = _wanted(plans)
+    event_ids, adj_keys, pids, links = _wanted(plans, last_event)
     entries = snap.entries
     event_ids = [e for e in event_ids if f"ev:{e}" not in entries]
     adj_keys = [k for k in adj_keys if k not in entries]
@@ -803,7 +1024,7 @@ async def _pg_load(con: Any, books: Books, plans: list[Plan],
     pids = [p for p in pids if p not in snap.holds]
     if pids:
         snap.holds.update({r[0]: Hold(*r) for r in await con.fetch(
-            f"SELECT {_HOLD_COLS} FROM acct_holds WHERE payment_id = ANY($1::text[])", pids)})
+            f"{_HOLDS_WITH_STATE} WHERE h.payment_id = ANY($1::text[])", pids)})
     if links:
         snap.reversed_ids.update(r[0] for r in await con.fetch(
             "SELECT link_entry_id FROM acct_entries WHERE link_kind = 'reversal' "
@@ -818,9 +1039,10 @@ async def _pg_load(con: Any, books: Books, plans: list[Plan],
                 "SELECT account_id, account, currency FROM acct_accounts "
                 "WHERE account = ANY($1::text[])", missing):
             if (acct, ccy) in want:
-                fresh[(acct, ccy)] = aid
+                fresh[(acct, ccy)] = cache[(acct, ccy)] = aid  # ids never change once given
     ids.update(fresh)
-    by_id = {aid: k for k, aid in fresh.items() if core.watched(books, *k)}
+    by_id = {aid: k for k, aid in fresh.items()
+             if k not in snap.balances and core.watched(books, *k)}
     if by_id:
         snap.balances.update({by_id[r[0]]: list(r[1:]) for r in await con.fetch(
             f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id = ANY($1::bigint[])",

@@ -3,19 +3,26 @@
 It runs beside the transaction path, never inside it (DESIGN.md): in-process as a task by default,
 or as its own process (`payswitch accounting run`). Its cursor is committed with the entries, so a
 crash between reading the outbox and committing re-reads the same page and posts it once.
+
+Position alerts: `subscribe_alerts(callback)` hears of every threshold crossing once, in order,
+whoever posted the entry that crossed it (this worker, another one, an operator's adjustment):
+crossings are recorded with their entry (`acct_alerts`) and read from there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import inspect
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from accounting.config import Books
-from accounting.core import PostResult
-from accounting.ledger import Ledger, OutboxEventLike, open_ledger
+from accounting.core import Alert, Plan, PostResult, gc_paused
+from accounting.ledger import Ahead, Ledger, OutboxEventLike, open_ledger
 from switch import crashpoints
 from switch.clock import Clock, iso
 
@@ -23,6 +30,11 @@ log = logging.getLogger("payswitch.accounting")
 
 CONSUMER = "accounting"
 _LAG_CAP = 100_000  # lag is counted by reading ids; beyond this it reports "at least"
+_PLAN_SLICE = 250  # events planned between two turns of the event loop
+_GC_PAGES = 8  # pages between two collections of the young generations
+_FIRST_PAGE = 4  # the first page of a run is this fraction of a page
+
+AlertCallback = Callable[[Alert], object]  # may return an awaitable, which is awaited
 
 
 class Outbox(Protocol):
@@ -38,20 +50,25 @@ class AccountingWorker:
 
     def __init__(self, store: Outbox, clock: Clock, ledger: Ledger | None = None, *,
                  books: Books | None = None, batch: int = 10_000, idle_s: float = 0.05,
-                 consumer: str = CONSUMER) -> None:
+                 consumer: str = CONSUMER, refresh_s: float = 1.0) -> None:
         self.store = store
         self.clock = clock
         self.ledger = ledger if ledger is not None else open_ledger(store.url, books)
         self._own_ledger = ledger is None
         self.batch = batch
         self.idle_s = idle_s
+        self.refresh_s = refresh_s  # when idle: how often to look for others' postings
         self.consumer = consumer
         self.conflicts: list[PostResult] = []  # replays with different content: never applied
         # (channel, currency) -> available position, refreshed after every posted page, so the
         # router can read it without I/O (routing must not do I/O: DESIGN.md layout)
         self.positions: dict[tuple[str, str], int] = {}
+        self._subscribers: list[AlertCallback] = []
+        self._alert_cursor = 0
+        self._refreshed = 0.0
         self._opened = False
         self._opening = asyncio.Lock()  # lag() and the run task may both be first to open
+        self._refreshing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     async def open(self) -> None:
@@ -61,35 +78,120 @@ class AccountingWorker:
             if self._own_ledger:
                 await self.ledger.open()
             self.positions = await self.ledger.positions()
+            # subscribers hear of crossings from now on, not of the ledger's history
+            self._alert_cursor = await self.ledger.last_alert_id()
             self._opened = True
 
     def available_position(self, channel: str, currency: str) -> int | None:
         """The channel's available position as of the last posted page (no I/O)."""
         return self.positions.get((channel, currency))
 
+    def subscribe_alerts(self, callback: AlertCallback) -> Callable[[], None]:
+        """Call `callback(alert)` once for each position threshold crossing committed after the
+        worker opened, oldest first, whoever posted it. Returns a function that unsubscribes.
+
+        Crossings of this worker's pages are delivered right after the page commits; others'
+        within `refresh_s` while the worker is idle. A failing callback is logged, not retried,
+        and does not stop the books. `Alert.alert_id` tells a redelivery after a restart
+        (which starts from the newest crossing) from a new one.
+        """
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
     async def post_available(self) -> int:
-        """Post everything in the outbox now; returns how many events were read."""
+        """Post everything in the outbox now; returns how many events were read.
+
+        Pipelined: while one page is written to the ledger, the next is read from the outbox,
+        planned (the rules are pure) and, where the ledger can, applied ahead on the state the
+        page being written leaves; so the engine's Python work overlaps the database's.
+        """
         await self.open()
         total = 0
+        stale = False  # a page posted since positions and alerts were last read
         cursor = await self.ledger.cursor(self.consumer)
-        while True:
-            events = await self.store.outbox_after(cursor, self.batch)
-            if not events:
-                return total
-            results = await self.ledger.post_events(
-                events, iso(self.clock.now()), consumer=self.consumer, upto=events[-1].event_id)
-            crashpoints.reach("post")
-            for r in results:
-                if r.status == "conflict":
-                    # An outbox id reused with other content: the books keep the original.
-                    log.error("event %s conflicts with its earlier posting: %s", r.key, r.code)
-                    self.conflicts.append(r)
-                elif r.status == "rejected":
-                    log.warning("event %s not posted: %s (entry %s)", r.key, r.code, r.entry_id)
-            cursor = events[-1].event_id
-            total += len(events)
-            if any(r.status == "posted" for r in results):
-                self.positions = await self.ledger.positions()
+        # a short first page: nothing overlaps it, and the pipeline fills sooner
+        events = await self.store.outbox_after(cursor, max(1, self.batch // _FIRST_PAGE))
+        plans = await self._plan(events)
+        ahead: Ahead | None = None
+        # The cyclic GC would walk the pages' many fresh objects (they make no cycles), so it
+        # is paused for the call; the rest of the process may make cycles: a young-generation
+        # collection every _GC_PAGES pages keeps them from piling up.
+        with gc_paused():
+            pages = 0
+            while events:
+                upto = events[-1].event_id
+                posting = self.ledger.begin(plans, consumer=self.consumer, upto=upto,
+                                            ahead=ahead)
+                try:
+                    following = await self.store.outbox_after(upto, self.batch)
+                    following_plans = await self._plan(following)
+                    ahead = await self.ledger.prepare(following_plans, after=posting)
+                    if stale:
+                        await self.refresh()
+                except Exception:
+                    # the page being written commits or fails before the reading error surfaces
+                    with contextlib.suppress(Exception):
+                        self._posted(await posting)
+                    raise
+                except BaseException:  # stopping: the page's transaction rolls back
+                    posting.cancel()
+                    with contextlib.suppress(BaseException):
+                        await posting
+                    raise
+                results = await posting
+                crashpoints.reach("post")
+                stale = self._posted(results) or stale
+                total += len(events)
+                events, plans = following, following_plans
+                pages += 1
+                if pages % _GC_PAGES == 0:
+                    gc.collect(1)
+        if stale:
+            await self.refresh()
+        return total
+
+    async def _plan(self, events: Sequence[OutboxEventLike]) -> list[Plan]:
+        # In slices, so the page being written gets the event loop between them.
+        at = iso(self.clock.now())
+        plans: list[Plan] = []
+        for i in range(0, len(events), _PLAN_SLICE):
+            if i:
+                await asyncio.sleep(0)
+            plans += self.ledger.plan(events[i:i + _PLAN_SLICE], at)
+        return plans
+
+    def _posted(self, results: list[PostResult]) -> bool:
+        for r in results:
+            if r.status == "conflict":
+                # An outbox id reused with other content: the books keep the original.
+                log.error("event %s conflicts with its earlier posting: %s", r.key, r.code)
+                self.conflicts.append(r)
+            elif r.status == "rejected":
+                log.warning("event %s not posted: %s (entry %s)", r.key, r.code, r.entry_id)
+        return any(r.status == "posted" for r in results)
+
+    async def refresh(self) -> None:
+        """Read the positions and deliver the crossings committed since the last time (the
+        worker does this after its pages, and every `refresh_s` when idle)."""
+        await self.open()
+        async with self._refreshing:  # two refreshes at once would deliver a crossing twice
+            self._refreshed = time.monotonic()
+            self.positions = await self.ledger.positions()
+            while alerts := await self.ledger.alerts(self._alert_cursor):
+                for a in alerts:
+                    self._alert_cursor = a.alert_id or self._alert_cursor
+                    for callback in list(self._subscribers):
+                        try:
+                            result = callback(a)
+                            if inspect.isawaitable(result):
+                                await result
+                        except Exception:  # an alert consumer must not stop the books
+                            log.exception("alert subscriber failed on %s", a)
 
     async def lag(self) -> int:
         """Outbox events not yet posted (counted up to a cap)."""
@@ -108,6 +210,8 @@ class AccountingWorker:
         while True:
             try:
                 if not await self.post_available():
+                    if time.monotonic() - self._refreshed >= self.refresh_s:
+                        await self.refresh()  # others' postings: adjustments, other workers
                     await asyncio.sleep(self.idle_s)
             except asyncio.CancelledError:
                 raise

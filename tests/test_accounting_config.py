@@ -83,7 +83,7 @@ def test_more_specific_rule_wins() -> None:
      "rules.fx.legs[0]", "balance per currency"),
     (_books(accounts=[*RAW["accounts"], {"code": "capped", "name": "c", "type": "asset",
                                          "constraint": "upper_limit"}]),
-     "accounts[9] (capped).limit", "limit"),
+     f"accounts[{len(RAW['accounts'])}] (capped).limit", "limit"),
     (_books(rules=[*RAW["rules"], {"name": "unknown-event", "event": "payment.teleported",
                                    "action": "none"}]),
      "rules.unknown-event", "not declared"),

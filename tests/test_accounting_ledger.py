@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
+from accounting import core
 from accounting.config import Books, load_books
-from accounting.core import Alert, Leg
+from accounting.core import Leg
 from accounting.errors import Code, LedgerStoreError
-from accounting.ledger import Ledger, open_ledger
+from accounting.ledger import (
+    POSTGRES_MIGRATIONS,
+    SCHEMA_VERSION,
+    SQLITE_MIGRATIONS,
+    Ledger,
+    _pg_sql,
+    open_ledger,
+)
 from accounting.poster import check_ledger
 from tests.test_accounting_support import (
     Events,
@@ -171,8 +181,6 @@ async def test_available_balance_and_non_negative_customers(strict: Ledger) -> N
 
 
 async def test_position_limit_alerts_and_available_position(strict: Ledger) -> None:
-    alerts: list[Alert] = []
-    strict.alert_hooks.append(alerts.append)
     await strict.adjust("fund", funding(DEBTOR, 100_000), operator="ops", reason="fund", at=T)
     assert await strict.available_position("IBPS", "CNY") == 10_000
     ev = Events()
@@ -184,8 +192,11 @@ async def test_position_limit_alerts_and_available_position(strict: Ledger) -> N
     assert await strict.available_position("IBPS", "CNY") == 1_000
     assert await strict.positions() == {("IBPS", "CNY"): 1_000}
     # the alert fired once, when the position crossed 80% of its limit, not on every payment
+    alerts = await strict.alerts()
     assert [(a.account, a.threshold, a.limit, a.value) for a in alerts] == [
         ("clearing:IBPS", "above", 8_000, 9_000)]
+    assert alerts[0].entry_id == results[1].entry_id and alerts[0].at == T
+    assert await strict.alerts(after=alerts[0].alert_id or 0) == []
     assert await strict.available_position("NOPE", "CNY") is not None  # family: free, no limit
     await assert_books_sound(strict)
 
@@ -303,13 +314,13 @@ async def test_kept_balances_can_be_checked_and_rebuilt(ledger: Ledger, store_ur
 
 
 async def test_schema_is_the_accounting_packages_own(ledger: Ledger, store_url: str) -> None:
-    assert await ledger.schema_version() == 1
+    assert await ledger.schema_version() == SCHEMA_VERSION == 2
     # reopening migrates nothing and keeps the data
     ev = Events()
     await ledger.post_events([ev.make("payment.accepted", "p1", 3)], T)
     again = await _open(store_url, load_books())
     try:
-        assert await again.schema_version() == 1
+        assert await again.schema_version() == SCHEMA_VERSION
         assert await again.balances() == await ledger.balances()
     finally:
         await again.close()
@@ -318,3 +329,97 @@ async def test_schema_is_the_accounting_packages_own(ledger: Ledger, store_url: 
 def test_unsupported_url_is_refused() -> None:
     with pytest.raises(LedgerStoreError):
         open_ledger("mysql://nope")
+
+
+async def _v1_ledger(url: str) -> None:
+    """A ledger as schema v1 left it: holds updated in place (a state column), no alerts table.
+    Its rows are made by the engine and written in v1's shape."""
+    ev = Events()
+    books = load_books()
+    plans = [core.plan_event(books, e.event_id, e.payment_id, e.type, e.body, T) for e in [
+        ev.make("payment.accepted", "pending", 100), ev.make("payment.accepted", "posted", 200),
+        ev.make("payment.accepted", "voided", 300), ev.make("payment.settled", "posted", 200),
+        ev.make("payment.rejected", "voided", 300)]]
+    w = core.apply(books, plans, core.Snapshot(1, {}, {}, {}, set(), {}, 1))
+    closed = {pid: (entry_id, state) for pid, entry_id, state in w.closures}
+    holds = [(*h, *reversed(closed.get(h[0], (None, "pending")))) for h in w.holds]
+    statements: list[tuple[str, list[tuple[object, ...]]]] = [
+        ("INSERT INTO acct_schema_version (version) VALUES (?)", [(1,)]),
+        ("INSERT INTO acct_accounts (account_id, account, currency) VALUES (?,?,?)", w.accounts),
+        ("INSERT INTO acct_entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", w.entries),
+        ("INSERT INTO acct_postings VALUES (?,?,?,?,?,?)", w.postings),
+        ("INSERT INTO acct_balances VALUES (?,?,?,?,?)", w.deltas()),
+        ("INSERT INTO acct_holds VALUES (?,?,?,?,?,?,?,?)", holds)]
+    if url.startswith("sqlite://"):
+        db = sqlite3.connect(url.removeprefix("sqlite://"))
+        db.execute("CREATE TABLE acct_schema_version (version INTEGER NOT NULL)")
+        for sql in SQLITE_MIGRATIONS[0][1]:
+            db.execute(sql)
+        for sql, rows in statements:
+            db.executemany(sql, rows)
+        db.commit()
+        db.close()
+        return
+    con = await asyncpg.connect(url)
+    try:
+        async with con.transaction():
+            await con.execute("CREATE TABLE acct_schema_version (version INTEGER NOT NULL)")
+            for sql in POSTGRES_MIGRATIONS[0][1]:
+                await con.execute(sql)
+            for sql, rows in statements:
+                await con.executemany(_pg_sql(sql), rows)
+    finally:
+        await con.close()
+
+
+async def test_a_v1_ledger_migrates_to_insert_only_holds(store_url: str) -> None:
+    await _v1_ledger(store_url)
+    ledger = await _open(store_url)
+    try:
+        assert await ledger.schema_version() == SCHEMA_VERSION
+        ev = Events(start=100)
+        results = await ledger.post_events([ev.make("payment.settled", "pending", 100),
+                                            ev.make("payment.settled", "posted", 200),
+                                            ev.make("payment.rejected", "voided", 300)], T)
+        # the v1 states carried over: each hold is still closed at most once
+        assert [r.code for r in results] == [Code.OK, Code.PENDING_TRANSFER_ALREADY_POSTED,
+                                             Code.PENDING_TRANSFER_ALREADY_VOIDED]
+        assert await ledger._fetch("SELECT payment_id, state FROM acct_hold_closures "
+                                   "ORDER BY payment_id") == [
+            ("pending", "posted"), ("posted", "posted"), ("voided", "voided")]
+        c = await ledger.balance(CUSTOMER, "CNY")
+        assert (c.debits_posted, c.debits_pending) == (300, 0)
+        await assert_books_sound(ledger)
+    finally:
+        await ledger.close()
+
+
+async def test_a_hold_cannot_be_closed_twice_even_by_a_direct_write(ledger: Ledger) -> None:
+    ev = Events()
+    await ledger.post_events([ev.make("payment.accepted", "p1", 100),
+                              ev.make("payment.settled", "p1", 100)], T)
+    # the closure's primary key stands behind the engine's check
+    with pytest.raises((sqlite3.IntegrityError, asyncpg.UniqueViolationError)):
+        await ledger._execute_script("INSERT INTO acct_hold_closures (payment_id, entry_id, "
+                                     "state) VALUES ('p1', 99, 'voided')")
+
+
+async def test_a_refused_entry_leaves_nothing_behind(strict: Ledger) -> None:
+    """Its first legs were already written into the batch when a later one was refused."""
+    fresh = "customer:6217000000000777"
+    refused = await strict.adjust("half", [Leg("suspense", fresh, "CNY", 5),
+                                           Leg("nowhere", "suspense", "CNY", 5)],
+                                  operator="o", reason="r", at=T)
+    assert refused.code == Code.ACCOUNT_NOT_FOUND
+    overdrawn = await strict.adjust("over", [Leg("suspense", fresh, "CNY", 5),
+                                             Leg(CUSTOMER, "suspense", "CNY", 5)],
+                                    operator="o", reason="r", at=T)
+    assert overdrawn.code == Code.EXCEEDS_CREDITS  # the debtor has no funds
+    assert await strict.balances() == []
+    assert await strict._fetch("SELECT count(*) FROM acct_accounts") == [(0,)]
+    assert await strict._fetch("SELECT count(*) FROM acct_postings") == [(0,)]
+    ok = await strict.adjust("ok", [Leg("suspense", fresh, "CNY", 5)], operator="o",
+                             reason="r", at=T)
+    assert ok.status == "posted"
+    assert [b.account for b in await strict.balances()] == [fresh, "suspense"]
+    await assert_books_sound(strict)

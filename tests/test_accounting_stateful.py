@@ -1,10 +1,11 @@
 """Random event sequences against the ledger on both stores, checked against DESIGN.md invariant 4.
 
-A hypothesis state machine accepts, settles (fully or partly), rejects, expires and returns
-payments, charges fees, funds customers, reverses entries, replays old outbox pages and crashes the
-worker between reading the outbox and committing. After every step: every entry balances per
-currency and phase, the trial balance nets to zero per currency, kept balances equal their
-postings, no account breaks its constraint, holds match a model, and replays changed nothing.
+A hypothesis state machine accepts, settles (fully or partly, alone or in batches), rejects,
+expires and returns payments, charges fees, funds customers and the channel position, reverses
+entries, replays old outbox pages and crashes the worker between reading the outbox and
+committing. After every step: every entry balances per currency and phase, the trial balance
+nets to zero per currency, kept balances equal their postings, no account breaks its
+constraint, holds match a model, and replays changed nothing.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
+    MultipleResults,
     RuleBasedStateMachine,
     consumes,
     invariant,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
@@ -136,6 +139,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.outbox.add("payment.accepted", p.pid, self._body(p, amount))
         return p
 
+    @rule(target=payments, debtor=st.sampled_from(DEBTORS[:2]),
+          amounts=st.lists(st.integers(1, 4_000), min_size=2, max_size=4))
+    def accept_several(self, debtor: str, amounts: list[int]) -> MultipleResults[Payment]:
+        # small payments of funded debtors: what micro-payment batches are made of
+        return multiple(*(self.accept(debtor, "CNY", amount) for amount in amounts))
+
     @rule(p=consumes(payments), part=st.sampled_from([1, 1, 2, 3]), fee=st.integers(0, 60))
     def settle(self, p: Payment, part: int, fee: int) -> None:
         # part > 1: a partial batch settles only part of what was held
@@ -147,6 +156,28 @@ class LedgerMachine(RuleBasedStateMachine):
                                                       "payment.cancelled"]))
     def release(self, p: Payment, kind: str) -> None:
         self.outbox.add(kind, p.pid, self._body(p, p.amount))
+
+    @rule(a=consumes(payments), b=consumes(payments), cut=st.integers(0, 3),
+          fee=st.integers(0, 90))
+    def settle_batch(self, a: Payment, b: Payment, cut: int, fee: int) -> None:
+        # one channel payment for both; b may settle less than held; the fee is allocated
+        members = [{"payment_id": p.pid, "amount": amount, "debtor_account": p.debtor}
+                   for p, amount in ((a, a.amount), (b, b.amount - b.amount * cut // 4))]
+        self.n += 1
+        self.outbox.add("batch.settled", f"b{self.n}", {
+            "currency": a.currency, "channel": a.channel, "product": "CT", "fee": fee,
+            "members": members})
+        for p in (a, b):
+            p.state = "settled"
+            self._settled.append(p)
+
+    @rule(amount=st.integers(1, 30_000), direction=st.sampled_from(["in", "out"]))
+    def fund_position(self, amount: int, direction: str) -> None:
+        # treasury tops the IBPS position up or sweeps it (the sweep may pass its limit)
+        self.n += 1
+        self.outbox.add("position.funded", f"tr{self.n}", {"currency": "CNY",
+                                                           "channel": "IBPS",
+                                                           direction: amount})
 
     @rule(p=payments)
     def settle_twice_or_early(self, p: Payment) -> None:
@@ -256,8 +287,9 @@ class LedgerMachine(RuleBasedStateMachine):
         debits: dict[tuple[str, str], int] = defaultdict(int)
         credits: dict[tuple[str, str], int] = defaultdict(int)
         for debit, credit, currency, amount in self.run(self.ledger._fetch(
-                "SELECT debit_account, credit_account, currency, amount FROM acct_holds "
-                "WHERE state = 'pending'")):
+                "SELECT h.debit_account, h.credit_account, h.currency, h.amount "
+                "FROM acct_holds h LEFT JOIN acct_hold_closures c USING (payment_id) "
+                "WHERE c.payment_id IS NULL")):
             debits[(debit, currency)] += amount
             credits[(credit, currency)] += amount
         for b in self.run(self.ledger.balances()):
