@@ -25,6 +25,7 @@ __all__ = [
     "ChannelAdapter",
     "ChannelError",
     "ChannelStatus",
+    "MessageRecord",
     "Outcome",
     "StatementFile",
 ]
@@ -59,6 +60,15 @@ class StatementFile(msgspec.Struct, frozen=True):
     data: bytes
 
 
+class MessageRecord(msgspec.Struct, frozen=True):
+    """One message that crossed the channel boundary, and the payments it was about."""
+
+    channel: str
+    direction: str  # "out" to the channel, "in" from it
+    payment_ids: tuple[str, ...]
+    data: bytes  # as on the wire, without the link's length prefix
+
+
 class ChannelError(Exception):
     """The adapter could not hand the payment to the channel; nothing was sent."""
 
@@ -66,6 +76,7 @@ class ChannelError(Exception):
 
 
 StatusCallback = Callable[[ChannelStatus], None]
+MessageCallback = Callable[[MessageRecord], None]
 
 
 class ChannelAdapter(ABC):
@@ -73,6 +84,8 @@ class ChannelAdapter(ABC):
 
     def __init__(self) -> None:
         self.on_status: StatusCallback = _unset
+        # The switch's message journal, when it keeps one (orders show, golden transcripts).
+        self.on_message: MessageCallback | None = None
         self.statement_host: str = "127.0.0.1"
         self.statement_port: int | None = None
 
@@ -126,6 +139,12 @@ class ChannelAdapter(ABC):
                                f"{answer.get('detail', '')}".rstrip())
         return StatementFile(self.channel, business_date, str(answer["format"]),
                              str(answer["data"]).encode("utf-8"))
+
+    def journal(self, direction: str, payment_ids: tuple[str, ...] | list[str],
+                data: bytes) -> None:
+        """Hand one message to the switch's journal (nothing happens when it keeps none)."""
+        if self.on_message is not None:
+            self.on_message(MessageRecord(self.channel, direction, tuple(payment_ids), data))
 
     @property
     def participant(self) -> str:

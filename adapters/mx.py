@@ -195,7 +195,9 @@ class MxAdapter(ChannelAdapter):
             flight.msg_ids.append(msg_id)
             by_e2e[e2e] = flight
             self._arm(flight, self._reply_timeout)
-        self._link.send(self.envelope(document, msg_id))
+        framed = self.envelope(document, msg_id)
+        self._link.send(framed)
+        self.journal("out", [p.payment_id for p in payments], framed)
 
     def envelope(self, document: bytes, msg_id: str) -> bytes:
         """How the document ``msg_id`` travels on the link: as it is here; a channel with a
@@ -259,16 +261,19 @@ class MxAdapter(ChannelAdapter):
     # -- inbound -----------------------------------------------------------------------------
 
     def _on_frame(self, frame: bytes) -> None:
+        wire = frame
         try:
             frame = self.open_envelope(frame)
             name = message_name(frame)
             if name.startswith("pacs.004"):
-                self._on_return(frame)
+                self.journal("in", self._on_return(frame), wire)
                 return
             report = parse_pacs002(frame)
         except MessageError as err:
             log.warning("%s: unreadable message ignored: %s", self.channel, err)
+            self.journal("in", (), wire)
             return
+        about: list[str] = []
         for tx in report.transactions:
             if tx.orgnl_end_to_end_id == _NOT_PROVIDED:
                 flights = list(self._by_msg.get(report.orgnl_msg_id, {}).values())
@@ -279,7 +284,9 @@ class MxAdapter(ChannelAdapter):
                 log.info("%s: status %s for %s, not in flight (already final here)",
                          self.channel, tx.status, tx.orgnl_end_to_end_id)
             for flight in flights:
+                about.append(flight.payment_id)
                 self._on_status(flight, tx, report.orgnl_msg_id)
+        self.journal("in", about, wire)
 
     def _on_status(self, flight: _Flight, tx: TxStatus, orgnl_msg_id: str) -> None:
         outcome = _OUTCOME_OF_STATUS.get(tx.status)
@@ -315,15 +322,19 @@ class MxAdapter(ChannelAdapter):
             return "NARR", f"{native} {tx.additional_info or ''}".strip()
         return iso, f"{native} {tx.additional_info or ''}".strip()
 
-    def _on_return(self, frame: bytes) -> None:
+    def _on_return(self, frame: bytes) -> list[str]:
+        """Report each returned payment; the payment ids the return was about."""
         doc = parse_pacs004(frame)
+        about = []
         for ret in doc.transactions:
             e2e = ret.orgnl_end_to_end_id
             payment_id = ret.orgnl_tx_id or e2e
+            about.append(payment_id)
             self._emit(ChannelStatus(payment_id=payment_id, end_to_end_id=e2e,
                                      outcome=Outcome.RETURNED, reason=ret.reason or "NARR",
                                      channel_ref=ret.return_id,
                                      detail=f"returned {ret.amount} {ret.currency}"))
+        return about
 
     def _land(self, flight: _Flight) -> None:
         if flight.timer is not None:

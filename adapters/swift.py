@@ -190,6 +190,7 @@ class SwiftAdapter(MxAdapter):
             flight.msg_ids.append(cover_id)
             self._by_msg[cover_id] = {flight.end_to_end_id: flight}
             self._link.send(documents[1])
+            self.journal("out", (payment.payment_id,), documents[1])
 
     async def inquire(self, payment: Payment) -> None:
         """A pacs.028 to the gpi tracker (on an MT link too: MT has no status request)."""
@@ -302,36 +303,42 @@ class SwiftAdapter(MxAdapter):
     # -- inbound -----------------------------------------------------------------------------
 
     def _on_frame(self, frame: bytes) -> None:
+        about: list[str] = []
         try:
             if frame.startswith(b"{1:"):
-                self._on_mt(parse_mt(frame.decode("ascii")))
-                return
-            name, document = _read_mx(frame)
-            if name.startswith("pacs.002"):
-                self._on_report(parse_pacs002(document))
-            elif name.startswith("pacs.004"):
-                self._on_returns(parse_pacs004(document))
+                about = self._on_mt(parse_mt(frame.decode("ascii")))
             else:
-                log.warning("%s: %s ignored: not an answer", self.channel, name)
+                name, document = _read_mx(frame)
+                if name.startswith("pacs.002"):
+                    about = self._on_report(parse_pacs002(document))
+                elif name.startswith("pacs.004"):
+                    about = self._on_returns(parse_pacs004(document))
+                else:
+                    log.warning("%s: %s ignored: not an answer", self.channel, name)
         except (MessageError, UnicodeDecodeError) as err:
             log.warning("%s: unreadable message ignored: %s", self.channel, err)
+        self.journal("in", about, frame)
 
-    def _on_mt(self, msg: Any) -> None:
+    def _on_mt(self, msg: Any) -> list[str]:
         if isinstance(msg, MT199):
-            self._on_report(mt199_to_pacs002(msg, created_at=self._clock.now()).message)
-        elif isinstance(msg, MT103) and is_return(msg):
-            self._on_returns(mt103_return_to_pacs004(msg, created_at=self._clock.now()).message)
-        else:
-            log.warning("%s: MT%s ignored: not an answer", self.channel, msg.MESSAGE_TYPE)
+            return self._on_report(mt199_to_pacs002(msg, created_at=self._clock.now()).message)
+        if isinstance(msg, MT103) and is_return(msg):
+            return self._on_returns(
+                mt103_return_to_pacs004(msg, created_at=self._clock.now()).message)
+        log.warning("%s: MT%s ignored: not an answer", self.channel, msg.MESSAGE_TYPE)
+        return []
 
-    def _on_report(self, report: Pacs002) -> None:
+    def _on_report(self, report: Pacs002) -> list[str]:
+        about = []
         for tx in report.transactions:
             flight = self._flight_of(tx, report.orgnl_msg_id)
             if flight is None:
                 log.info("%s: status %s for %s, not in flight (already final here)",
                          self.channel, tx.status, tx.orgnl_uetr or tx.orgnl_end_to_end_id)
                 continue
+            about.append(flight.payment_id)
             self._on_status(flight, gpi_status(tx), report.orgnl_msg_id)
+        return about
 
     def _flight_of(self, tx: TxStatus, orgnl_msg_id: str) -> Any:
         """The payment an answer is about: by UETR, end-to-end id, our message id, field 20."""
@@ -342,7 +349,8 @@ class SwiftAdapter(MxAdapter):
         by_e2e = self._by_msg.get(orgnl_msg_id)  # one payment per SWIFT message
         return next(iter(by_e2e.values())) if by_e2e else None
 
-    def _on_returns(self, doc: Pacs004) -> None:
+    def _on_returns(self, doc: Pacs004) -> list[str]:
+        about = []
         for ret in doc.transactions:
             ids = self._sent.get(ret.orgnl_uetr or "")
             if ids is None and ret.orgnl_tx_id is not None:
@@ -351,11 +359,13 @@ class SwiftAdapter(MxAdapter):
                 log.error("%s: return %s of UETR %s matches no payment sent by this process",
                           self.channel, ret.return_id, ret.orgnl_uetr)
                 continue
+            about.append(ids[0])
             self._emit(ChannelStatus(payment_id=ids[0], end_to_end_id=ids[1],
                                      outcome=Outcome.RETURNED,
                                      reason=ret.reason or ret.reason_proprietary or "NARR",
                                      channel_ref=ret.return_id,
                                      detail=f"returned {ret.amount} {ret.currency}"))
+        return about
 
 
 def reference(end_to_end_id: str) -> str:

@@ -220,6 +220,7 @@ class UnionPayAdapter(ChannelAdapter):
         flight = self._track(payment, request, sent=True)
         self._arm(flight, self._request_deadline)
         self._link.send(frame)
+        self.journal("out", (payment.payment_id,), frame)
 
     async def inquire(self, payment: Payment) -> None:
         """UnionPay has no status inquiry: make sure the payment's reversal is under way."""
@@ -267,7 +268,9 @@ class UnionPayAdapter(ChannelAdapter):
             other={_REASON: _REVERSAL_REASON})
         flight.stage = _REVERSING
         self._arm(flight, self._reversal_deadline)
-        self._link.send(encode(reversal, UNIONPAY, mac=self._mac))
+        frame = encode(reversal, UNIONPAY, mac=self._mac)
+        self._link.send(frame)
+        self.journal("out", (flight.payment_id,), frame)
 
     def _next_stan(self) -> str:
         self._stan = self._stan % 999_999 + 1
@@ -355,6 +358,9 @@ class UnionPayAdapter(ChannelAdapter):
         except Iso8583Error as err:
             log.warning("%s: invalid %s ignored: %s", self.channel, msg.mti, err)
             return
+        rrn = getattr(typed, "retrieval_ref", None)
+        flight = self._by_rrn.get(rrn) if isinstance(rrn, str) else None
+        self.journal("in", (flight.payment_id,) if flight is not None else (), frame)
         if isinstance(typed, FinancialResponse):
             self._on_financial(typed)
         elif isinstance(typed, Reversal) and typed.mti == "0410":

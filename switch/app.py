@@ -10,6 +10,7 @@ from routing import Router, load_catalogue
 from switch.clock import Clock, SystemClock
 from switch.config import SwitchConfig, default_store_url
 from switch.engine import PaymentEngine
+from switch.journal import MessageJournal
 from switch.metrics import SwitchMetrics
 from switch.ops_http import OpsEndpoint
 from switch.server import SwitchServer
@@ -39,6 +40,11 @@ class SwitchApp:
             batch_max=config.store.group_commit_max,
         )
         self.server = SwitchServer(config.server, self.engine, self.store, config.clients)
+        self.journal: MessageJournal | None = None
+        if config.store.keep_messages:
+            self.journal = MessageJournal(self.store, self.clock)
+            for adapter in adapters.values():
+                adapter.on_message = self.journal.record
         # The books live in the same database, in the accounting package's own tables.
         self.poster = LedgerPoster(self.store, self.clock)
         self.port: int | None = None
@@ -54,6 +60,8 @@ class SwitchApp:
 
     async def start(self, port: int | None = None) -> int:
         await self.store.open()
+        if self.journal is not None:
+            self.journal.start()  # before the engine: recovery already talks to channels
         await self.engine.start()
         self.poster.start()
         self.port = await self.server.start(port=port)
@@ -70,5 +78,7 @@ class SwitchApp:
             await self.ops.stop()
         await self.server.stop()
         await self.engine.stop()
+        if self.journal is not None:
+            await self.journal.stop()
         await self.poster.stop()
         await self.store.close()

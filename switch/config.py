@@ -56,6 +56,7 @@ class ClientConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     url: str = ""  # empty: the embedded SQLite file at default_store_url()
     group_commit_max: int = 2000  # writes per store transaction at most
+    keep_messages: bool = True  # journal every channel message with its payments
 
 
 class BankConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -132,7 +132,7 @@ async def test_a_version_1_database_migrates_and_keeps_its_history(
     new = open_store(store_url)
     await new.open()
     try:
-        assert await new.schema_version() == 2
+        assert await new.schema_version() == module.MIGRATIONS[-1][0]  # the newest
         assert await new.payment(p.payment_id) == p
         assert [h.cause for h in await new.history(p.payment_id)] == ["intake"]
         assert await new.route_decision(p.payment_id) is None

@@ -115,6 +115,17 @@ class OutboxEvent(msgspec.Struct, frozen=True):
     created_at: str
 
 
+class JournalEntry(msgspec.Struct, frozen=True):
+    """One message that crossed a channel boundary (switch.journal), as the store keeps it."""
+
+    channel: str
+    direction: str  # out / in
+    at: str  # ISO 8601 UTC, injected clock
+    kind: str  # pacs.008.001.08, MT103, 0200, ... ("?" when unreadable)
+    data: bytes
+    payment_ids: tuple[str, ...]
+
+
 class SummaryRow(msgspec.Struct, frozen=True):
     state: str
     channel: str | None
@@ -223,6 +234,15 @@ class Store(ABC):
     async def route_decision(self, payment_id: str) -> dict[str, Any] | None:
         """The payment's latest routing decision as ``payswitch route --explain`` prints it
         (channel, scheduled_for, reason_code, candidates, cost...); None if never routed."""
+
+    # -- the message journal ----------------------------------------------------------------
+    @abstractmethod
+    async def record_messages(self, entries: list[JournalEntry]) -> None:
+        """Keep messages (compressed) with the payments they were about, in one transaction."""
+
+    @abstractmethod
+    async def messages(self, payment_id: str) -> list[JournalEntry]:
+        """Every kept message about a payment, in the order they were recorded."""
 
     # -- the accounting side reads the outbox (never the transaction path) -----------------
     @abstractmethod

@@ -6,6 +6,7 @@ per row: one round trip per table, whatever the batch size.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from switch.store.base import (
     CapRow,
     HistoryRow,
     IntakeError,
+    JournalEntry,
     OutboxEvent,
     Store,
     StoreError,
@@ -93,6 +95,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     # The routing decision (routing.decision.DecisionRecord, MessagePack) on the history row
     # of the transition that carried it out.
     (2, ["ALTER TABLE payment_history ADD COLUMN route_decision BYTEA"]),
+    # The message journal: each message once (zlib), linked to every payment it was about.
+    (3, [
+        """CREATE TABLE channel_messages (
+            id BIGSERIAL PRIMARY KEY,
+            channel TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            data BYTEA NOT NULL
+        )""",
+        """CREATE TABLE channel_message_payments (
+            payment_id TEXT NOT NULL,
+            message_id BIGINT NOT NULL REFERENCES channel_messages (id),
+            PRIMARY KEY (payment_id, message_id)
+        )""",
+    ]),
 ]
 
 # Any fixed number: it only has to be the same in every process migrating this database.
@@ -351,6 +369,32 @@ class PostgresStore(Store):
             since,
         )
         return [CapRow(*r) for r in rows]
+
+    async def record_messages(self, entries: list[JournalEntry]) -> None:
+        if not entries:
+            return
+        async with self.pool.acquire() as con, con.transaction():
+            ids = [r[0] for r in await con.fetch(
+                "SELECT nextval(pg_get_serial_sequence('channel_messages', 'id')) "
+                "FROM generate_series(1, $1)", len(entries))]
+            await con.copy_records_to_table(
+                "channel_messages", columns=("id", "channel", "direction", "at", "kind", "data"),
+                records=[(i, e.channel, e.direction, e.at, e.kind, zlib.compress(e.data, 1))
+                         for i, e in zip(ids, entries, strict=True)])
+            await con.copy_records_to_table(
+                "channel_message_payments", columns=("payment_id", "message_id"),
+                records=[(pid, i) for i, e in zip(ids, entries, strict=True)
+                         for pid in dict.fromkeys(e.payment_ids)])
+
+    async def messages(self, payment_id: str) -> list[JournalEntry]:
+        rows = await self.pool.fetch(
+            "SELECT m.channel, m.direction, m.at, m.kind, m.data, "
+            "array(SELECT l2.payment_id FROM channel_message_payments l2 "
+            "      WHERE l2.message_id = m.id ORDER BY l2.payment_id) "
+            "FROM channel_messages m JOIN channel_message_payments l ON l.message_id = m.id "
+            "WHERE l.payment_id = $1 ORDER BY m.id", payment_id)
+        return [JournalEntry(r[0], r[1], r[2], r[3], zlib.decompress(r[4]), tuple(r[5]))
+                for r in rows]
 
     async def route_decision(self, payment_id: str) -> dict[str, Any] | None:
         blob = await self.pool.fetchval(

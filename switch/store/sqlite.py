@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from switch.store.base import (
     CapRow,
     HistoryRow,
     IntakeError,
+    JournalEntry,
     OutboxEvent,
     Store,
     StoreError,
@@ -98,6 +100,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     # The routing decision (routing.decision.DecisionRecord, MessagePack) on the history row
     # of the transition that carried it out.
     (2, ["ALTER TABLE payment_history ADD COLUMN route_decision BLOB"]),
+    # The message journal: each message once (zlib), linked to every payment it was about.
+    (3, [
+        """CREATE TABLE channel_messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            channel TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            data BLOB NOT NULL
+        )""",
+        """CREATE TABLE channel_message_payments (
+            payment_id TEXT NOT NULL,
+            message_id INTEGER NOT NULL REFERENCES channel_messages (id),
+            PRIMARY KEY (payment_id, message_id)
+        )""",
+    ]),
 ]
 
 _PAYMENT_COLS = (
@@ -261,6 +279,36 @@ class SqliteStore(Store):
         blob = await self._run(q)
         return None if blob is None else explain_record(blob)
 
+    async def record_messages(self, entries: list[JournalEntry]) -> None:
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                links: list[tuple[str, int | None]] = []
+                for e in entries:
+                    cur = db.execute(
+                        "INSERT INTO channel_messages (channel, direction, at, kind, data) "
+                        "VALUES (?,?,?,?,?)",
+                        (e.channel, e.direction, e.at, e.kind, zlib.compress(e.data, 1)))
+                    links.extend((pid, cur.lastrowid) for pid in dict.fromkeys(e.payment_ids))
+                db.executemany("INSERT INTO channel_message_payments (payment_id, message_id) "
+                               "VALUES (?,?)", links)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+        await self._run(write)
+
+    async def messages(self, payment_id: str) -> list[JournalEntry]:
+        def q(db: sqlite3.Connection) -> list[JournalEntry]:
+            rows = db.execute(
+                "SELECT m.id, m.channel, m.direction, m.at, m.kind, m.data FROM channel_messages m "
+                "JOIN channel_message_payments l ON l.message_id = m.id WHERE l.payment_id = ? "
+                "ORDER BY m.id", (payment_id,)).fetchall()
+            return [_journal_entry(db, r) for r in rows]
+
+        return await self._run(q)
+
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
         def q(db: sqlite3.Connection) -> list[OutboxEvent]:
             rows = db.execute(
@@ -271,6 +319,13 @@ class SqliteStore(Store):
             return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
 
         return await self._run(q)
+
+
+def _journal_entry(db: sqlite3.Connection, row: tuple[Any, ...]) -> JournalEntry:
+    ids = tuple(r[0] for r in db.execute(
+        "SELECT payment_id FROM channel_message_payments WHERE message_id = ? ORDER BY payment_id",
+        (row[0],)))
+    return JournalEntry(row[1], row[2], row[3], row[4], zlib.decompress(row[5]), ids)
 
 
 def _version(db: sqlite3.Connection) -> int:
