@@ -43,12 +43,14 @@ from bench.loadgen import order_mix
 from simulators.ibps import IbpsConfig, IbpsSimulator
 from switch.client import SwitchClient, SwitchError
 from switch.clock import SystemClock
-from switch.crashpoints import POINTS
 from switch.order import Order
 from switch.protocol import Ack
 from switch.store import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
+# The crash points this harness's switch reaches (IBPS only, no batching profile connected;
+# the batch point is exercised by tests/test_batching.py).
+POINTS = ("commit", "send", "post")
 SECRET = "crash-harness-secret-0123456789"
 CLIENT = "CRASH-CORE"
 OUR_BANK = "102100099996"
@@ -57,9 +59,10 @@ OUR_BANK = "102100099996"
 class SwitchProcess:
     """`payswitch serve` as a child process that can be killed and started again."""
 
-    def __init__(self, config: Path, store_url: str) -> None:
+    def __init__(self, config: Path, store_url: str, *, clock: str | None = None) -> None:
         self.config = config
         self.store_url = store_url
+        self.clock = clock  # a ShiftedClock spec, for business time other than now
         self.proc: asyncio.subprocess.Process | None = None
         self.port = 0
 
@@ -71,6 +74,7 @@ class SwitchProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "switch.cli", "serve", "--config", str(self.config),
             "--store", self.store_url, "--port", str(self.port),
+            *(("--clock", self.clock) if self.clock else ()),
             stdout=asyncio.subprocess.PIPE, cwd=ROOT, env=env,
         )
         assert self.proc.stdout is not None

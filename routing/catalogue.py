@@ -31,6 +31,7 @@ import msgspec
 
 from fastpath.route import MAX_AMOUNT, MAX_CHANNELS
 from messages.currency import is_known
+from routing.batching import BatchingProfile
 from routing.calendar import ChannelCalendar, parse_hhmm
 from routing.fees import FeeSchedule
 from switch.errors import ConfigError
@@ -117,6 +118,7 @@ class Catalogue(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     calendar: WorkingDays = msgspec.field(default_factory=WorkingDays)
     screening: Screening = msgspec.field(default_factory=Screening)
     rules: RouteRules = msgspec.field(default_factory=RouteRules)
+    batching: tuple[BatchingProfile, ...] = ()  # micro-payment batching, first match wins
 
     def only(self, names: Iterable[str]) -> Catalogue:
         """The catalogue cut down to the channels this switch is connected to.
@@ -131,7 +133,8 @@ class Catalogue(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             whitelist=tuple(w for w in self.rules.whitelist if w.channel in keep),
         )
         return msgspec.structs.replace(
-            self, channels={n: c for n, c in self.channels.items() if n in keep}, rules=rules
+            self, channels={n: c for n, c in self.channels.items() if n in keep}, rules=rules,
+            batching=tuple(b for b in self.batching if b.channel in keep),
         )
 
 
@@ -260,6 +263,17 @@ def _validate(cat: Catalogue) -> None:
         for channel in names:
             _check(channel in cat.channels, f"rules.products.{product}",
                    f"unknown channel {channel!r}")
+    for i, profile in enumerate(cat.batching):
+        key = f"batching[{i}]"
+        target = cat.channels.get(profile.channel)
+        _check(target is not None, f"{key}.channel", f"unknown channel {profile.channel!r}")
+        assert target is not None
+        _check(profile.currency in target.currencies, f"{key}.currency",
+               f"{profile.channel} does not settle {profile.currency}")
+        if target.max_amount is not None:  # a batch is one item for the channel: it must fit
+            _check(profile.close_amount is not None
+                   and profile.close_amount <= target.max_amount, f"{key}.close_amount",
+                   f"needed, at most {profile.channel}'s per-item maximum {target.max_amount}")
     for i, route in enumerate(cat.rules.whitelist):
         key = f"rules.whitelist[{i}]"
         _check(route.channel in cat.channels, f"{key}.channel",

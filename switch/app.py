@@ -7,12 +7,14 @@ import logging
 from accounting.poster import LedgerPoster
 from adapters import ChannelAdapter, adapter_class
 from routing import Router, load_catalogue
+from switch.batching import BatchDesk
 from switch.clock import Clock, SystemClock
 from switch.config import SwitchConfig, default_store_url
 from switch.engine import PaymentEngine
 from switch.journal import MessageJournal
 from switch.metrics import SwitchMetrics
 from switch.ops_http import OpsEndpoint
+from switch.order import Party
 from switch.server import SwitchServer
 from switch.store import Store, open_store, redacted
 
@@ -35,9 +37,11 @@ class SwitchApp:
             adapters[adapter.channel] = adapter
         # Only channels this switch can reach are candidates.
         catalogue = load_catalogue(config.routing.catalogue or None).only(adapters)
+        bank = Party(account="", name=config.bank.name, agent=config.bank.cnaps_code)
         self.engine = PaymentEngine(
             store=self.store, clock=self.clock, router=Router(catalogue), adapters=adapters,
             batch_max=config.store.group_commit_max,
+            batching=BatchDesk(catalogue, bank) if catalogue.batching else None,
         )
         self.server = SwitchServer(config.server, self.engine, self.store, config.clients)
         self.journal: MessageJournal | None = None

@@ -43,8 +43,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # The file sets the log level and format unless the command line asked for a level.
     _logging(args.log_level or obs.log_level, args.log_format or obs.log_format)
 
+    from switch.clock import parse_clock
+
+    try:
+        clock = parse_clock(args.clock)
+    except ValueError as exc:
+        raise ConfigError("--clock", str(exc)) from exc
+
     async def main() -> int:
-        app = SwitchApp(config, store_url=args.store, metrics_port=args.metrics_port)
+        app = SwitchApp(config, store_url=args.store, metrics_port=args.metrics_port,
+                        clock=clock)
         port = await app.start(port=args.port)
         print(f"LISTENING {config.server.host}:{port}", flush=True)
         if app.metrics_port is not None:
@@ -177,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-port", type=int,
                        help="HTTP port of /metrics, /healthz, /readyz and /status "
                             "(overriding [observability].metrics_port; 0 picks one)")
+    serve.add_argument("--clock", help="business time START@ANCHOR[xSPEED] for drills and "
+                                       "rehearsals (default: the system clock)")
     serve.add_argument("--log-format", choices=("text", "json"),
                        help="text, or JSON lines (overriding [observability].log_format)")
     serve.set_defaults(func=cmd_serve)
@@ -197,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     from accounting.cli import add_commands
 
     add_commands(sub)  # ledger trial-balance | account | payment, accounting run
+    from switch.batch_cli import add_commands as add_batch_commands
+
+    add_batch_commands(sub)  # batches list | show | retry | return
 
     sim = sub.add_parser("simulate", help="run a channel simulator")
     sim.add_argument("channel", help="IBPS, HVPS, BEPS, UnionPay, CIPS, SWIFT, or 'all'")

@@ -6,7 +6,8 @@ time it reaches ``<point>``; without the variable `reach` costs one comparison. 
 
 - ``commit``: a group commit is durable, but no ack, status push or channel send has happened;
 - ``send``: a payment has been written to its channel, before any answer;
-- ``post``: the accounting worker committed a page of entries, before it reads the next.
+- ``post``: the accounting worker committed a page of entries, before it reads the next;
+- ``batch``: a micro-payment batch is closed (members frozen, its payment ROUTED), not sent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import signal
 
 __all__ = ["POINTS", "reach"]
 
-POINTS = ("commit", "send", "post")
+POINTS = ("commit", "send", "post", "batch")
 
 
 def _armed() -> tuple[str, int] | None:

@@ -27,17 +27,21 @@ from routing.health import TECHNICAL_REASONS, CircuitBreaker, SuccessWindow
 from routing.router import RouteDecision, Router
 from routing.state import RoutingState
 from switch import crashpoints
+from switch.batching import BATCH_CLIENT, MEMBER_STATE, BatchDesk, OpenBatch, fee_shares
 from switch.clock import Clock, Timer, iso
 from switch.logs import EVENTS, mask_account
 from switch.metrics import NO_METRICS, NullMetrics
 from switch.order import Order, Payment
 from switch.states import TERMINAL, State, can_move
 from switch.store import (
+    BatchJoin,
     BatchResult,
+    BatchRow,
     CapDelta,
     Event,
     IntakeError,
     NewPayment,
+    StandaloneEvent,
     Store,
     Transition,
     WriteBatch,
@@ -55,6 +59,7 @@ DebtorDay = tuple[str, str, date]
 _HOLDING = frozenset({State.ROUTED, State.SCHEDULED, State.QUEUED_FOR_BATCH, State.BATCHED,
                       State.SUBMITTED, State.UNKNOWN})
 _RELEASING = frozenset({State.REJECTED, State.CANCELLED})
+_BATCH_ACTIVE = ("OPEN", "CLOSED", "ROUTED", "SUBMITTED", "UNKNOWN")  # batch rows not final
 
 
 class _Accept(msgspec.Struct):
@@ -102,6 +107,59 @@ class _SideEffects:
             setattr(self, name, [p for p in getattr(self, name) if p.payment_id not in payment_ids])
 
 
+class _Turn:
+    """One turn of the writer: the store batch it builds, the states it stages, what to do
+    once it is durable, and how to undo its in-memory planning if it is not."""
+
+    def __init__(self, engine: PaymentEngine, now: str) -> None:
+        self.engine = engine
+        self.now = now
+        self.batch = WriteBatch()
+        self.staged: dict[str, Payment] = {}  # state as of this batch, per payment touched
+        self.effects = _SideEffects()
+        self.accept_items: list[_Accept | None] = []  # per batch.accepts: None for a batch's
+        self.unborn: set[str] = set()  # new payments queued for a batch in this very turn
+        self.outside: dict[str, Payment] = {}  # final payments a turn moves again (returns)
+        self.after: list[Callable[[], None]] = []  # once durable
+        self.undo: list[Callable[[], None]] = []  # if it is not
+
+    def current(self, pid: str) -> Payment | None:
+        return self.staged.get(pid) or self.engine._live.get(pid) or self.outside.get(pid)
+
+    def move(self, p: Payment, to: State, cause: str, *, reason: str | None = None,
+             channel: str | None = None, fee: int | None = None,
+             business_date: str | None = None, caps: tuple[CapDelta, ...] = (),
+             events: tuple[Event, ...] = (), decision: RouteDecision | None = None,
+             expected_at: str | None = None) -> Payment:
+        if not can_move(State(p.state), to):
+            raise RuntimeError(f"illegal move {p.state} -> {to} for {p.payment_id}")
+        batch_payment = p.client_id == BATCH_CLIENT
+        if to in _RELEASING:
+            caps = (*caps, *_release(p))
+        if batch_payment:
+            events = ()  # a batch books through its members and batch.settled
+        self.batch.transitions.append(Transition(
+            payment_id=p.payment_id, from_state=p.state, to_state=to, at=self.now, cause=cause,
+            reason=reason, channel=channel, fee=fee, business_date=business_date,
+            events=events, caps=caps,
+            route_decision=None if decision is None else decision.encode(),
+        ))
+        self.engine._plan_caps(caps)
+        moved = msgspec.structs.replace(
+            p, state=to.value, reason=reason, updated_at=self.now,
+            channel=channel if channel is not None else p.channel,
+            fee=fee if fee is not None else p.fee,
+            business_date=business_date if business_date is not None else p.business_date,
+            expected_at=expected_at,
+        )
+        self.staged[p.payment_id] = moved
+        if p.payment_id not in self.unborn:  # a queued order's ACK says it all
+            self.effects.publish.append(moved)
+        if batch_payment:
+            self.engine._follow_batch(self, moved, cause)
+        return moved
+
+
 class PaymentEngine:
     def __init__(
         self,
@@ -114,6 +172,7 @@ class PaymentEngine:
         retry_delay_s: float = 1.0,
         inquiry_delay_s: float = 1.0,
         inquiry_backoff_cap_s: float = 300.0,
+        batching: BatchDesk | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -124,6 +183,8 @@ class PaymentEngine:
         self.inquiry_delay_s = inquiry_delay_s
         self.inquiry_backoff_cap_s = inquiry_backoff_cap_s
         self._inquiries: dict[str, int] = {}  # inquiries made per UNKNOWN payment
+        self.batching = batching  # micro-payment batches, when the catalogue has profiles
+        self._watcher: asyncio.Task[None] | None = None
         self.publish: Publish = lambda p: None
         self.metrics: NullMetrics = NO_METRICS
         self._inbox: deque[Any] = deque()
@@ -181,11 +242,18 @@ class PaymentEngine:
                 log.warning("channel %s not reachable at start: %s", adapter.channel, exc)
         await self._load_caps()
         await self._recover()
-        self._runner = asyncio.get_running_loop().create_task(self._run(), name="payment-engine")
+        loop = asyncio.get_running_loop()
+        self._runner = loop.create_task(self._run(), name="payment-engine")
+        if self.batching is not None:
+            self._watcher = loop.create_task(self._watch_batches(), name="batch-watch")
 
     async def stop(self) -> None:
         for timer in self._timers:
             timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -222,12 +290,22 @@ class PaymentEngine:
             del self.debtor_used[dkey]
 
     async def _recover(self) -> None:
-        """Resume what a previous run left: route the accepted, inquire the sent, resend nothing."""
+        """Resume what a previous run left: route the accepted, inquire the sent, resend nothing.
+        Batch members follow their batch: open batches are armed again, closed ones sent."""
+        desk = self.batching
+        if desk is not None:
+            # the batch's own payment (ROUTED, SUBMITTED, UNKNOWN) is recovered with the rest
+            for row in await self.store.batches(list(_BATCH_ACTIVE)):
+                batch = desk.restore(row, await self.store.batch_members(row.batch_id))
+                if batch is not None:
+                    self._close_at(row)
         pending = await self.store.payments_in_states(
             [s.value for s in State if s not in TERMINAL and s is not State.RECEIVED]
         )
         for p in pending:
             self._live[p.payment_id] = p
+            if desk is not None and p.payment_id in desk.member_of:
+                continue  # its batch's payment is recovered instead
             if p.state in (State.ACCEPTED, State.SCHEDULED):
                 self._put(_Route(p))
             elif p.state == State.ROUTED:
@@ -254,7 +332,19 @@ class PaymentEngine:
         if payment is None:
             log.warning("return of %s, which is not ours", status.payment_id)
             return
-        self._put(_Returned(payment, status))
+        members: list[Payment] = []
+        if payment.client_id == BATCH_CLIENT and self.batching is not None:
+            # the whole batch comes back: every member with it
+            row = await self.store.batch(payment.payment_id)
+            listed = await self.store.batch_members(payment.payment_id)
+            if row is not None:
+                self.batching.rows[row.batch_id] = row
+                self.batching.members[row.batch_id] = listed
+            for pid, _ in listed:
+                member = self._live.get(pid) or await self.store.payment(pid)
+                if member is not None:
+                    members.append(member)
+        self._put(_Returned(payment, status, members))
 
     def _later(self, delay: float, item: object) -> None:
         """Hand ``item`` to the writer after ``delay`` seconds of the injected clock."""
@@ -302,11 +392,10 @@ class PaymentEngine:
 
     async def _turn(self, items: list[Any]) -> None:
         now = iso(self.clock.now())
-        batch = WriteBatch()
+        turn = _Turn(self, now)
+        batch, staged, effects = turn.batch, turn.staged, turn.effects
         accepts: list[_Accept] = []
         failures: list[_IntakeFailure] = []
-        staged: dict[str, Payment] = {}  # state as of this batch, per payment touched
-        effects = _SideEffects()
         self._prune_caps()
         # Each decision sees the caps planned before it in this turn; the committed figures
         # change only once the batch is durable (a failed turn is planned again).
@@ -315,18 +404,29 @@ class PaymentEngine:
             for item in items:
                 if isinstance(item, _Accept):
                     accepts.append(item)
-                    batch.accepts.append(self._new_payment(item, now))
+                    new = self._new_payment(item, now)
+                    batch.accepts.append(new)
+                    turn.accept_items.append(item)
+                    if new.payment.state == State.ACCEPTED:
+                        self._join_batch(turn, new.payment)
                 elif isinstance(item, _IntakeFailure):
                     failures.append(item)
                     batch.intake_errors.append(item.error)
                 else:
-                    self._plan(item, now, batch, staged, effects)
+                    self._plan(item, turn)
+        except BaseException:
+            self._undo_joins(turn)
+            raise
         finally:
             self._turn_caps = None
         # Inquiries and resends of unchanged payments write nothing but must still happen.
         if len(batch):
             started = time.perf_counter()
-            result = await self.store.commit(batch)
+            try:
+                result = await self.store.commit(batch)
+            except BaseException:
+                self._undo_joins(turn)  # the turn is planned again, or halved, from scratch
+                raise
             crashpoints.reach("commit")
             self.metrics.committed(time.perf_counter() - started, len(batch))
             self.stats.commits += 1
@@ -338,12 +438,21 @@ class PaymentEngine:
             if not failure.future.done():
                 failure.future.set_result(None)
         events = EVENTS.isEnabledFor(logging.INFO)
-        for item, (payment, created) in zip(accepts, result.accepted, strict=True):
+        for item, new, (payment, created) in zip(turn.accept_items, batch.accepts,
+                                                 result.accepted, strict=True):
+            if item is None:  # a closed batch's own payment
+                self._live[payment.payment_id] = payment
+                continue
             if created:
                 self._observe_accept(payment, events)
-                if payment.state == State.ACCEPTED:
+                queued = staged.get(payment.payment_id)
+                if queued is not None:
+                    payment = queued  # acknowledged as QUEUED_FOR_BATCH, with its window
+                elif payment.state == State.ACCEPTED:
                     self._live[payment.payment_id] = payment
                     effects.route.append(payment)
+            elif self.batching is not None and new.payment.payment_id in turn.unborn:
+                self.batching.forget_member(new.payment.payment_id)  # a resend: not a member
             if not item.future.done():
                 item.future.set_result((payment, created))
         failed: set[str] = set()
@@ -356,6 +465,8 @@ class PaymentEngine:
             self._observe_transition(t, staged[t.payment_id], events)
         for pid, payment in staged.items():
             if pid in failed:
+                if pid in turn.unborn:
+                    continue  # a resent order's queueing: the original stands, nothing moved
                 # Only another writer (a second process) can have moved it: take its word.
                 log.warning("payment %s moved elsewhere; reloading", pid)
                 fresh = await self.store.payment(pid)
@@ -363,6 +474,12 @@ class PaymentEngine:
                     self._remember(fresh)
             else:
                 self._remember(payment)
+        for action in turn.after:
+            action()
+        for row in batch.batches:
+            if row.state == "CLOSED":
+                crashpoints.reach("batch")
+                self._put(_Resubmit(row.batch_id))  # its own turn: closed, then sent
         if failed:
             effects.drop(failed)
         self._act(effects)
@@ -422,41 +539,10 @@ class PaymentEngine:
             events,
         )
 
-    def _plan(
-        self, item: object, now: str, batch: WriteBatch, staged: dict[str, Payment],
-        effects: _SideEffects,
-    ) -> None:
-        """Turn one input into state changes (in `batch`) and actions for after the commit."""
-
-        def current(pid: str) -> Payment | None:
-            return staged.get(pid) or self._live.get(pid)
-
-        def move(p: Payment, to: State, cause: str, *, reason: str | None = None,
-                 channel: str | None = None, fee: int | None = None,
-                 business_date: str | None = None, caps: tuple[CapDelta, ...] = (),
-                 events: tuple[Event, ...] = (), decision: RouteDecision | None = None
-                 ) -> Payment:
-            if not can_move(State(p.state), to):
-                raise RuntimeError(f"illegal move {p.state} -> {to} for {p.payment_id}")
-            if to in _RELEASING:
-                caps = (*caps, *_release(p))
-            batch.transitions.append(Transition(
-                payment_id=p.payment_id, from_state=p.state, to_state=to, at=now, cause=cause,
-                reason=reason, channel=channel, fee=fee, business_date=business_date,
-                events=events, caps=caps,
-                route_decision=None if decision is None else decision.encode(),
-            ))
-            self._plan_caps(caps)
-            moved = msgspec.structs.replace(
-                p, state=to.value, reason=reason, updated_at=now,
-                channel=channel if channel is not None else p.channel,
-                fee=fee if fee is not None else p.fee,
-                business_date=business_date if business_date is not None else p.business_date,
-            )
-            staged[p.payment_id] = moved
-            effects.publish.append(moved)
-            return moved
-
+    def _plan(self, item: object, turn: _Turn) -> None:
+        """Turn one input into state changes (in the turn's batch) and actions for after the
+        commit."""
+        current, move, effects = turn.current, turn.move, turn.effects
         if isinstance(item, _Route):
             p = current(item.payment.payment_id)
             if p is None or p.state not in (State.ACCEPTED, State.SCHEDULED):
@@ -503,11 +589,11 @@ class PaymentEngine:
             day, taken = _consume(p, decision.channel, decision.business_date)
             p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee,
                      business_date=day, caps=(*held, *taken), decision=decision)
-            self._submit_when_open(p, move, effects)
+            self._submit_when_open(p, turn)
         elif isinstance(item, _Resubmit):
             p = current(item.payment_id)
             if p is not None and p.state == State.ROUTED:
-                self._submit_when_open(p, move, effects)
+                self._submit_when_open(p, turn)
         elif isinstance(item, _Inquire):
             p = current(item.payment_id)
             if p is not None and p.state in (State.SUBMITTED, State.UNKNOWN):
@@ -523,16 +609,182 @@ class PaymentEngine:
                 move(p, State.ROUTED, f"not sent: {item.detail}")
                 self._later(self.retry_delay_s, _Resubmit(p.payment_id))
         elif isinstance(item, ChannelStatus):
-            self._plan_status(item, current, move, effects)
+            self._plan_status(item, turn)
         elif isinstance(item, _Returned):
             p = current(item.payment.payment_id) or item.payment
             if p.state == State.SETTLED:
                 st = item.status
+                turn.outside.update((m.payment_id, m) for m in item.members)
                 move(p, State.RETURNED, f"{p.channel} returned it: {st.detail or st.reason}",
                      reason=st.reason, events=(_event("payment.returned", p.order,
                                                       channel=p.channel),))
             else:
                 log.warning("return of %s in state %s ignored", p.payment_id, p.state)
+        elif isinstance(item, _CloseBatch):
+            batch = self.batching.by_id.get(item.batch_id) if self.batching else None
+            if batch is not None:
+                self._close_batch(turn, batch)
+        elif isinstance(item, _RetryBatch) and self.batching is not None:
+            row = item.row
+            log.info("batch %s (%s) pushed on by an operator", row.batch_id, row.state)
+            open_batch = self.batching.by_id.get(row.batch_id)
+            if open_batch is not None:
+                self._close_batch(turn, open_batch)
+                return
+            kept = self.batching.rows.get(row.batch_id, row)
+            turn.batch.batches.append(msgspec.structs.replace(kept, retry=False))
+            self.batching.rows[row.batch_id] = msgspec.structs.replace(kept, retry=False)
+            p = current(row.batch_id)
+            if p is not None and p.state == State.ROUTED:
+                self._submit_when_open(p, turn)
+            elif p is not None and p.state in (State.SUBMITTED, State.UNKNOWN):
+                effects.inquire.append(p)  # its answer decides: settled, or resent same ids
+
+    # -- micro-payment batches ----------------------------------------------------------------
+
+    def _join_batch(self, turn: _Turn, p: Payment) -> None:
+        """Queue a new order for its payee's batch, in its intake turn, when a batching
+        profile takes it and its channel would take it alone (screening, limits, caps)."""
+        desk = self.batching
+        profile = desk.profile_for(p.order) if desk is not None else None
+        if desk is None or profile is None or profile.channel not in self.adapters:
+            return
+        now = self.clock.now()
+        alone = msgspec.structs.replace(p.order, designated_channel=profile.channel)
+        decision = self.router.decide(alone, now, self.routing_state(now))
+        if decision.channel != profile.channel or decision.scheduled_for is not None:
+            return  # not for a batch now: it is routed on its own, with its reasons
+        members_before = {b.row.batch_id: len(b.members) for b in desk.by_id.values()}
+        batch, full = desk.place(p, profile, now)
+        bid = batch.row.batch_id
+
+        def undo() -> None:
+            desk.forget_member(p.payment_id)
+            if bid not in members_before:  # opened by this join: gone again
+                desk.discard(bid)
+        turn.undo.append(undo)
+        if full is not None:
+            self._close_batch(turn, full)
+        if bid not in members_before:
+            turn.batch.batches.append(batch.row)
+            turn.after.append(lambda: self._close_at(batch.row))
+        day, taken = _consume(p, profile.channel, decision.business_date)
+        routed = turn.move(p, State.ROUTED, f"route: batching profile {profile.name}; "
+                           f"{decision.head}", channel=profile.channel, fee=0,
+                           business_date=day, caps=taken, decision=decision)
+        turn.unborn.add(p.payment_id)
+        turn.move(routed, State.QUEUED_FOR_BATCH,
+                  f"joined batch {bid} of {profile.name}, closing {batch.row.closes_at}",
+                  expected_at=batch.row.closes_at,
+                  events=(_event("payment.batched", p.order, batch_id=bid),))
+        turn.batch.joins.append(BatchJoin(bid, p.payment_id, p.order.amount))
+        if batch.full():
+            self._close_batch(turn, batch)
+
+    async def _watch_batches(self, every_s: float = 2.0) -> None:
+        """Pick up the batches operators asked to push on (`payswitch batches retry`, from any
+        process: the flag is in the store): close, send again or inquire, same identifiers."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                rows = await self.store.batches(list(_BATCH_ACTIVE))
+            except Exception:
+                log.exception("batch watch: store unavailable")
+                continue
+            for row in rows:
+                if row.retry:
+                    self._put(_RetryBatch(row))
+
+    def _close_at(self, row: BatchRow) -> None:
+        delay = (datetime.fromisoformat(row.closes_at) - self.clock.now()).total_seconds()
+        self._later(max(delay, 0.0), _CloseBatch(row.batch_id))
+
+    def _close_batch(self, turn: _Turn, batch: OpenBatch) -> None:
+        """Freeze the members, fix the total and the fee, and make the batch's one payment
+        (ROUTED; it is sent in a turn of its own, so a crash between lands between the two)."""
+        desk = self.batching
+        assert desk is not None
+        desk.close(batch)
+        turn.undo.append(lambda: desk.reopen(batch))
+        row = batch.row
+        members = list(batch.members)
+        if not members:
+            empty = msgspec.structs.replace(row, state="EMPTY", closed_at=turn.now,
+                                            finished_at=turn.now)
+            turn.batch.batches.append(empty)
+            turn.after.append(lambda: desk.finished(row.batch_id))
+            return
+        total = sum(amount for _, amount in members)
+        spec = self.router.catalogue.channels[row.channel]
+        schedule = spec.fees[row.currency]
+        now = self.clock.now()
+        payment = desk.payment(msgspec.structs.replace(row, total=total, members=len(members)),
+                               turn.now)
+        decision = self.router.decide(payment.order, now, self.routing_state(now))
+        day = (decision.business_date or now.astimezone(desk.tz).date()).isoformat()
+        closed = msgspec.structs.replace(
+            row, state="CLOSED", members=len(members), total=total,
+            fee=schedule.fee(total), fee_alone=sum(schedule.fee(a) for _, a in members),
+            business_date=day, closed_at=turn.now)
+        desk.rows[row.batch_id] = closed
+        turn.batch.batches.append(closed)
+        why = f"batch {row.batch_id} closed: {len(members)} members, total {total}"
+        for pid, _ in members:
+            member = turn.current(pid)
+            if member is not None and member.state == State.QUEUED_FOR_BATCH:
+                turn.move(member, State.BATCHED, why)
+        turn.batch.accepts.append(NewPayment(desk.payment(closed, turn.now)))
+        turn.accept_items.append(None)
+
+    def _follow_batch(self, turn: _Turn, batch: Payment, cause: str) -> None:
+        """The members follow their batch's payment: same state, their own books."""
+        desk = self.batching
+        if desk is None:
+            return
+        bid = batch.payment_id
+        members = desk.members.get(bid, [])
+        row = desk.rows.get(bid)
+        to = State(batch.state)
+        if row is not None:
+            row = msgspec.structs.replace(
+                row, state=to.value, reason=batch.reason, channel=batch.channel or row.channel,
+                submitted_at=turn.now if to == State.SUBMITTED else row.submitted_at,
+                finished_at=turn.now if to in TERMINAL else row.finished_at, retry=False)
+            desk.rows[bid] = row
+            turn.batch.batches.append(row)
+        member_to = MEMBER_STATE.get(to)
+        shares = fee_shares(batch.fee, members) if to == State.SETTLED else {}
+        for pid, _ in members:
+            m = turn.current(pid)
+            if m is None or member_to is None or not can_move(State(m.state), member_to):
+                continue
+            events: tuple[Event, ...] = ()
+            if member_to == State.REJECTED:
+                events = (_event("payment.rejected", m.order, channel=batch.channel),)
+            elif member_to == State.RETURNED:
+                events = (_event("payment.returned", m.order, channel=batch.channel),)
+            # (a fallback moves the members' channel, not the caps they took on the first)
+            turn.move(m, member_to, f"batch {bid}: {cause}", reason=batch.reason,
+                      channel=batch.channel, fee=shares.get(pid), events=events)
+        if to == State.SETTLED and row is not None:
+            self.metrics.batch(batch.channel or "", len(members))
+            turn.batch.events.append(StandaloneEvent(bid, Event("batch.settled", {
+                "amount": row.total, "currency": row.currency, "channel": batch.channel,
+                "product": "BATCH", "fee": batch.fee, "batch_id": bid,
+                "members": [{"payment_id": pid, "amount": amount,
+                             "debtor_account": self._debtor_of(turn, pid)}
+                            for pid, amount in members]}), turn.now))
+        if to in TERMINAL:
+            turn.after.append(lambda: desk.finished(bid))
+
+    def _debtor_of(self, turn: _Turn, payment_id: str) -> str:
+        member = turn.current(payment_id)
+        return member.order.debtor.account if member is not None else ""
+
+    def _undo_joins(self, turn: _Turn) -> None:
+        for action in reversed(turn.undo):
+            action()
+        turn.undo.clear()
 
     def routing_state(self, now: datetime) -> RoutingState:
         channel_used, debtor_used = self._turn_caps or (self.channel_used, self.debtor_used)
@@ -566,18 +818,17 @@ class PaymentEngine:
             self.breakers[channel].record_failure(now)
         self.success[channel].record(ok)
 
-    def _submit_when_open(self, p: Payment, move: Any, effects: _SideEffects) -> None:
+    def _submit_when_open(self, p: Payment, turn: _Turn) -> None:
         if not self.adapters[p.channel or ""].connected:
             # Hold it ROUTED without writing anything more until the channel is back.
             self._later(self.retry_delay_s, _Resubmit(p.payment_id))
             return
-        p = move(p, State.SUBMITTED, f"submit to {p.channel}",
-                 events=(_event("payment.submitted", p.order, channel=p.channel),))
-        effects.send.append(p)
+        p = turn.move(p, State.SUBMITTED, f"submit to {p.channel}",
+                      events=(_event("payment.submitted", p.order, channel=p.channel),))
+        turn.effects.send.append(p)
 
-    def _plan_status(
-        self, st: ChannelStatus, current: Any, move: Any, effects: _SideEffects
-    ) -> None:
+    def _plan_status(self, st: ChannelStatus, turn: _Turn) -> None:
+        current, move, effects = turn.current, turn.move, turn.effects
         p: Payment | None = current(st.payment_id)
         if p is None:
             log.info("status %s for %s, which is final or not ours", st.outcome, st.payment_id)
@@ -592,7 +843,7 @@ class PaymentEngine:
             technical = st.reason in TECHNICAL_REASONS
             self._observe(p.channel, ok=not technical)  # a refused payment is a working channel
             # From UNKNOWN the state machine allows no reroute: such a payment ends here.
-            if technical and p.state == State.SUBMITTED and self._fall_back(p, st, move, effects):
+            if technical and p.state == State.SUBMITTED and self._fall_back(p, st, turn):
                 return
             self._tried.pop(p.payment_id, None)
             move(p, State.REJECTED, f"{p.channel} rejected: {st.detail or st.reason}",
@@ -621,7 +872,7 @@ class PaymentEngine:
         delay = min(self.inquiry_delay_s * (2 ** min(n, 30)), self.inquiry_backoff_cap_s)
         self._later(delay, _Inquire(payment_id))
 
-    def _fall_back(self, p: Payment, st: ChannelStatus, move: Any, effects: _SideEffects) -> bool:
+    def _fall_back(self, p: Payment, st: ChannelStatus, turn: _Turn) -> bool:
         """After a technical refusal (never after UNKNOWN) try the next-best channel, keeping
         the payment's ids: the first channel has said it did not settle. True if rerouted."""
         tried = self._tried.setdefault(p.payment_id, set())
@@ -634,10 +885,12 @@ class PaymentEngine:
             return False
         # The caps move with the payment: given back on the old channel, taken on the new.
         day, taken = _consume(p, decision.channel, decision.business_date)
-        p = move(p, State.ROUTED, f"{p.channel} refused it technically ({st.reason}); "
-                 f"fallback: {decision.head}", channel=decision.channel, fee=decision.fee,
-                 business_date=day, caps=(*_release(p), *taken), decision=decision)
-        self._submit_when_open(p, move, effects)
+        if p.client_id == BATCH_CLIENT:
+            taken = ()  # a batch's payment holds no caps: its members do
+        p = turn.move(p, State.ROUTED, f"{p.channel} refused it technically ({st.reason}); "
+                      f"fallback: {decision.head}", channel=decision.channel, fee=decision.fee,
+                      business_date=day, caps=(*_release(p), *taken), decision=decision)
+        self._submit_when_open(p, turn)
         return True
 
     def _act(self, effects: _SideEffects) -> None:
@@ -673,6 +926,15 @@ class PaymentEngine:
 class _Returned(msgspec.Struct):
     payment: Payment
     status: ChannelStatus
+    members: list[Payment] = msgspec.field(default_factory=list)  # a batch's, when it is one
+
+
+class _CloseBatch(msgspec.Struct):
+    batch_id: str
+
+
+class _RetryBatch(msgspec.Struct):
+    row: BatchRow
 
 
 class _NotSent(msgspec.Struct):
@@ -692,7 +954,8 @@ def _consume(p: Payment, channel: str, business_date: date | None
 
 def _release(p: Payment) -> tuple[CapDelta, ...]:
     """The deltas that give back what ``p`` holds of its channel's caps (none if nothing)."""
-    if p.state not in _HOLDING or p.channel is None or p.business_date is None:
+    if (p.state not in _HOLDING or p.channel is None or p.business_date is None
+            or p.client_id == BATCH_CLIENT):  # a batch's caps are held by its members
         return ()
     return (CapDelta(p.channel, p.business_date, p.order.debtor.account, -p.order.amount),)
 

@@ -59,3 +59,5 @@ class Payment(msgspec.Struct, kw_only=True):
     uetr: str  # UUID v4, never changes once assigned
     created_at: str  # ISO 8601 UTC, from the injected clock
     updated_at: str
+    # When it is expected to move on (a batch window's close); kept in memory, not stored.
+    expected_at: str | None = None

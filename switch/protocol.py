@@ -70,6 +70,7 @@ class Ack(msgspec.Struct, frozen=True):
     at: str | None = None  # when the payment entered `state`
     channel: str | None = None
     fee: int = 0
+    expected_at: str | None = None  # QUEUED_FOR_BATCH: when its batch window closes
 
 
 class Status(msgspec.Struct, frozen=True):
@@ -81,6 +82,7 @@ class Status(msgspec.Struct, frozen=True):
     channel: str | None = None
     fee: int = 0
     final: bool = False
+    expected_at: str | None = None  # QUEUED_FOR_BATCH: when its batch window closes
 
 
 class Query(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -82,7 +82,7 @@ def status_of(p: Payment) -> proto.Status:
     return proto.Status(
         payment_id=p.payment_id, client_order_id=p.order.client_order_id, state=p.state,
         at=p.updated_at, reason=p.reason, channel=p.channel, fee=p.fee,
-        final=p.state in TERMINAL,
+        final=p.state in TERMINAL, expected_at=p.expected_at,
     )
 
 
@@ -290,7 +290,7 @@ class Session(asyncio.Protocol):
             seq=seq, client_order_id=payment.order.client_order_id, state=payment.state,
             payment_id=payment.payment_id, reason=payment.reason, duplicate=not created,
             final=payment.state in TERMINAL, at=payment.updated_at, channel=payment.channel,
-            fee=payment.fee,
+            fee=payment.fee, expected_at=payment.expected_at,
         )))
 
     def _bad_submit(self, payload: bytes, detail: str, *, seq: int | None = None,

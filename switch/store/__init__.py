@@ -5,7 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit, urlunsplit
 
 from switch.store.base import (
+    BatchJoin,
     BatchResult,
+    BatchRow,
     CapDelta,
     CapRow,
     Event,
@@ -14,6 +16,7 @@ from switch.store.base import (
     JournalEntry,
     NewPayment,
     OutboxEvent,
+    StandaloneEvent,
     Store,
     StoreError,
     SummaryRow,
@@ -22,7 +25,9 @@ from switch.store.base import (
 )
 
 __all__ = [
+    "BatchJoin",
     "BatchResult",
+    "BatchRow",
     "CapDelta",
     "CapRow",
     "Event",
@@ -31,6 +36,7 @@ __all__ = [
     "JournalEntry",
     "NewPayment",
     "OutboxEvent",
+    "StandaloneEvent",
     "Store",
     "StoreError",
     "SummaryRow",

@@ -82,13 +82,69 @@ class IntakeError(msgspec.Struct, frozen=True):
     seq: int | None = None
 
 
+class StandaloneEvent(msgspec.Struct, frozen=True):
+    """An outbox event that is no single payment's state change: a batch settling, treasury
+    funding a position. ``key`` stands where a payment id stands (the batch id, a transfer
+    reference)."""
+
+    key: str
+    event: Event
+    at: str
+
+
+class BatchRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A micro-payment batch (routing.batching): one channel payment for many member orders.
+
+    States: OPEN (taking members) -> CLOSED (members frozen, total fixed) -> SUBMITTED ->
+    SETTLED | REJECTED, with UNKNOWN on the way when the channel did not answer in time, and
+    RETURNED after SETTLED. Written whole (an upsert by batch_id).
+    """
+
+    batch_id: str
+    profile: str
+    channel: str
+    currency: str
+    payee: bytes  # the creditor Party, MessagePack
+    payee_account: str
+    window_key: str
+    seq: int  # batches of one payee in one window: 1, 2 ... (a full batch makes the next)
+    state: str
+    opened_at: str
+    closes_at: str
+    end_to_end_id: str
+    uetr: str
+    members: int = 0
+    total: int = 0  # minor units, the members' sum, fixed at CLOSED
+    fee: int = 0  # the channel fee of the one payment
+    fee_alone: int = 0  # what the members would have paid sent one by one
+    business_date: str | None = None
+    closed_at: str | None = None
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    reason: str | None = None
+    retry: bool = False  # an operator asked for it to be pushed on (payswitch batches retry)
+
+
+class BatchJoin(msgspec.Struct, frozen=True):
+    """A member joins a batch; applied only if the payment is QUEUED_FOR_BATCH by then, and
+    at most once per payment ever (the store's unique constraint)."""
+
+    batch_id: str
+    payment_id: str
+    amount: int
+
+
 class WriteBatch(msgspec.Struct):
     accepts: list[NewPayment] = msgspec.field(default_factory=list)
     transitions: list[Transition] = msgspec.field(default_factory=list)
     intake_errors: list[IntakeError] = msgspec.field(default_factory=list)
+    batches: list[BatchRow] = msgspec.field(default_factory=list)  # after the transitions
+    joins: list[BatchJoin] = msgspec.field(default_factory=list)  # after the batches
+    events: list[StandaloneEvent] = msgspec.field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.accepts) + len(self.transitions) + len(self.intake_errors)
+        return (len(self.accepts) + len(self.transitions) + len(self.intake_errors)
+                + len(self.batches) + len(self.joins) + len(self.events))
 
 
 class BatchResult(msgspec.Struct):
@@ -234,6 +290,22 @@ class Store(ABC):
     async def route_decision(self, payment_id: str) -> dict[str, Any] | None:
         """The payment's latest routing decision as ``payswitch route --explain`` prints it
         (channel, scheduled_for, reason_code, candidates, cost...); None if never routed."""
+
+    # -- micro-payment batches ----------------------------------------------------------------
+    @abstractmethod
+    async def batches(self, states: list[str] | None = None) -> list[BatchRow]:
+        """Batches, oldest first; only those in ``states`` when given."""
+
+    @abstractmethod
+    async def batch(self, batch_id: str) -> BatchRow | None: ...
+
+    @abstractmethod
+    async def batch_members(self, batch_id: str) -> list[tuple[str, int]]:
+        """(payment id, amount) of each member, in the order they joined."""
+
+    @abstractmethod
+    async def request_batch_retry(self, batch_id: str) -> bool:
+        """Flag a batch for the engine to push on; False when there is no such batch."""
 
     # -- the message journal ----------------------------------------------------------------
     @abstractmethod

@@ -15,6 +15,7 @@ from routing.decision import explain_record
 from switch.order import Payment
 from switch.store.base import (
     BatchResult,
+    BatchRow,
     CapRow,
     HistoryRow,
     IntakeError,
@@ -111,7 +112,37 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             PRIMARY KEY (payment_id, message_id)
         )""",
     ]),
+    # Micro-payment batches; a payment joins at most one batch, ever (its primary key).
+    (4, [
+        """CREATE TABLE batches (
+            batch_id TEXT PRIMARY KEY, profile TEXT NOT NULL, channel TEXT NOT NULL,
+            currency TEXT NOT NULL, payee BYTEA NOT NULL, payee_account TEXT NOT NULL,
+            window_key TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
+            opened_at TEXT NOT NULL, closes_at TEXT NOT NULL,
+            end_to_end_id TEXT NOT NULL UNIQUE, uetr TEXT NOT NULL UNIQUE,
+            members INTEGER NOT NULL, total BIGINT NOT NULL, fee BIGINT NOT NULL,
+            fee_alone BIGINT NOT NULL, business_date TEXT, closed_at TEXT, submitted_at TEXT,
+            finished_at TEXT, reason TEXT, retry BOOLEAN NOT NULL,
+            UNIQUE (profile, payee_account, currency, window_key, seq)
+        )""",
+        "CREATE INDEX batches_state ON batches (state)",
+        """CREATE TABLE batch_members (
+            payment_id TEXT PRIMARY KEY REFERENCES payments (payment_id),
+            batch_id TEXT NOT NULL REFERENCES batches (batch_id),
+            amount BIGINT NOT NULL,
+            joined BIGSERIAL
+        )""",
+        "CREATE INDEX batch_members_batch ON batch_members (batch_id, joined)",
+    ]),
 ]
+
+_BATCH_COLS = ("batch_id, profile, channel, currency, payee, payee_account, window_key, seq, "
+               "state, opened_at, closes_at, end_to_end_id, uetr, members, total, fee, "
+               "fee_alone, business_date, closed_at, submitted_at, finished_at, reason, retry")
+_BATCH_FIXED = {"batch_id", "profile", "channel", "currency", "payee", "payee_account",
+                "window_key", "seq", "opened_at", "end_to_end_id", "uetr"}
+_BATCH_UPDATE = ", ".join(f"{c} = excluded.{c}" for c in _BATCH_COLS.replace(" ", "").split(",")
+                          if c not in _BATCH_FIXED)
 
 # Any fixed number: it only has to be the same in every process migrating this database.
 _MIGRATION_LOCK = 7_400_001
@@ -196,6 +227,28 @@ class PostgresStore(Store):
                     [(e.client_id, e.seq, e.code, e.detail, e.raw, e.at)
                      for e in batch.intake_errors],
                 )
+            if batch.batches:
+                marks = ", ".join(f"${i}" for i in range(1, 24))
+                await con.executemany(
+                    f"INSERT INTO batches ({_BATCH_COLS}) VALUES ({marks}) "
+                    f"ON CONFLICT (batch_id) DO UPDATE SET {_BATCH_UPDATE}",
+                    [_batch_row(b) for b in batch.batches])
+            if batch.joins:
+                await con.execute(
+                    "INSERT INTO batch_members (payment_id, batch_id, amount) "
+                    "SELECT j.payment_id, j.batch_id, j.amount "
+                    "FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY "
+                    "AS j(payment_id, batch_id, amount, n) "
+                    "JOIN payments p ON p.payment_id = j.payment_id "
+                    "AND p.state = 'QUEUED_FOR_BATCH' ORDER BY j.n",
+                    [j.payment_id for j in batch.joins], [j.batch_id for j in batch.joins],
+                    [j.amount for j in batch.joins])
+            if batch.events:
+                await con.executemany(
+                    "INSERT INTO outbox (payment_id, event_type, body, created_at) "
+                    "VALUES ($1, $2, $3, $4)",
+                    [(e.key, e.event.type, encode_body(e.event.body), e.at)
+                     for e in batch.events])
         return BatchResult(accepted=accepted, applied=applied)
 
     async def _accept(
@@ -370,6 +423,31 @@ class PostgresStore(Store):
         )
         return [CapRow(*r) for r in rows]
 
+    async def batches(self, states: list[str] | None = None) -> list[BatchRow]:
+        if states:
+            rows = await self.pool.fetch(f"SELECT {_BATCH_COLS} FROM batches "
+                                         "WHERE state = ANY($1::text[]) "
+                                         "ORDER BY opened_at, batch_id", states)
+        else:
+            rows = await self.pool.fetch(f"SELECT {_BATCH_COLS} FROM batches "
+                                         "ORDER BY opened_at, batch_id")
+        return [_batch_of(r) for r in rows]
+
+    async def batch(self, batch_id: str) -> BatchRow | None:
+        row = await self.pool.fetchrow(f"SELECT {_BATCH_COLS} FROM batches WHERE batch_id = $1",
+                                       batch_id)
+        return _batch_of(row) if row else None
+
+    async def batch_members(self, batch_id: str) -> list[tuple[str, int]]:
+        rows = await self.pool.fetch("SELECT payment_id, amount FROM batch_members "
+                                     "WHERE batch_id = $1 ORDER BY joined", batch_id)
+        return [(r[0], r[1]) for r in rows]
+
+    async def request_batch_retry(self, batch_id: str) -> bool:
+        done = await self.pool.execute("UPDATE batches SET retry = true WHERE batch_id = $1",
+                                       batch_id)
+        return bool(done.endswith(" 1"))
+
     async def record_messages(self, entries: list[JournalEntry]) -> None:
         if not entries:
             return
@@ -429,3 +507,19 @@ async def _insert_history_outbox(
             "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])",
             *_columns(outbox, 4),
         )
+
+
+def _batch_row(b: BatchRow) -> tuple[object, ...]:
+    return (b.batch_id, b.profile, b.channel, b.currency, b.payee, b.payee_account,
+            b.window_key, b.seq, b.state, b.opened_at, b.closes_at, b.end_to_end_id, b.uetr,
+            b.members, b.total, b.fee, b.fee_alone, b.business_date, b.closed_at,
+            b.submitted_at, b.finished_at, b.reason, b.retry)
+
+
+def _batch_of(r: Any) -> BatchRow:
+    return BatchRow(
+        batch_id=r[0], profile=r[1], channel=r[2], currency=r[3], payee=bytes(r[4]),
+        payee_account=r[5], window_key=r[6], seq=r[7], state=r[8], opened_at=r[9],
+        closes_at=r[10], end_to_end_id=r[11], uetr=r[12], members=r[13], total=r[14],
+        fee=r[15], fee_alone=r[16], business_date=r[17], closed_at=r[18], submitted_at=r[19],
+        finished_at=r[20], reason=r[21], retry=bool(r[22]))

@@ -18,6 +18,7 @@ from routing.decision import explain_record
 from switch.order import Payment
 from switch.store.base import (
     BatchResult,
+    BatchRow,
     CapRow,
     HistoryRow,
     IntakeError,
@@ -36,6 +37,24 @@ from switch.store.base import (
 )
 
 T = TypeVar("T")
+
+# One batch per payee, window and sequence: two processes cannot open the same one twice.
+_BATCH_TABLE = """
+    batch_id TEXT PRIMARY KEY, profile TEXT NOT NULL, channel TEXT NOT NULL,
+    currency TEXT NOT NULL, payee BLOB NOT NULL, payee_account TEXT NOT NULL,
+    window_key TEXT NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL,
+    opened_at TEXT NOT NULL, closes_at TEXT NOT NULL, end_to_end_id TEXT NOT NULL UNIQUE,
+    uetr TEXT NOT NULL UNIQUE, members INTEGER NOT NULL, total INTEGER NOT NULL,
+    fee INTEGER NOT NULL, fee_alone INTEGER NOT NULL, business_date TEXT, closed_at TEXT,
+    submitted_at TEXT, finished_at TEXT, reason TEXT, retry INTEGER NOT NULL,
+    UNIQUE (profile, payee_account, currency, window_key, seq)"""
+_BATCH_COLS = ("batch_id, profile, channel, currency, payee, payee_account, window_key, seq, "
+               "state, opened_at, closes_at, end_to_end_id, uetr, members, total, fee, "
+               "fee_alone, business_date, closed_at, submitted_at, finished_at, reason, retry")
+_BATCH_UPDATE = ", ".join(
+    f"{c} = excluded.{c}" for c in _BATCH_COLS.replace(" ", "").split(",")
+    if c not in ("batch_id", "profile", "channel", "currency", "payee", "payee_account",
+                 "window_key", "seq", "opened_at", "end_to_end_id", "uetr"))
 
 # Versioned migrations: (version, statements). Append only; never edit a released one.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -115,6 +134,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             message_id INTEGER NOT NULL REFERENCES channel_messages (id),
             PRIMARY KEY (payment_id, message_id)
         )""",
+    ]),
+    # Micro-payment batches; a payment joins at most one batch, ever (its primary key).
+    (4, [
+        f"""CREATE TABLE batches ({_BATCH_TABLE})""",
+        "CREATE INDEX batches_state ON batches (state)",
+        """CREATE TABLE batch_members (
+            payment_id TEXT PRIMARY KEY REFERENCES payments (payment_id),
+            batch_id TEXT NOT NULL REFERENCES batches (batch_id),
+            amount INTEGER NOT NULL,
+            joined INTEGER NOT NULL
+        )""",
+        "CREATE INDEX batch_members_batch ON batch_members (batch_id, joined)",
     ]),
 ]
 
@@ -279,6 +310,39 @@ class SqliteStore(Store):
         blob = await self._run(q)
         return None if blob is None else explain_record(blob)
 
+    async def batches(self, states: list[str] | None = None) -> list[BatchRow]:
+        where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""
+
+        def q(db: sqlite3.Connection) -> list[BatchRow]:
+            rows = db.execute(f"SELECT {_BATCH_COLS} FROM batches{where} "
+                              "ORDER BY opened_at, batch_id", states or ()).fetchall()
+            return [_batch_of(r) for r in rows]
+
+        return await self._run(q)
+
+    async def batch(self, batch_id: str) -> BatchRow | None:
+        def q(db: sqlite3.Connection) -> BatchRow | None:
+            row = db.execute(f"SELECT {_BATCH_COLS} FROM batches WHERE batch_id = ?",
+                             (batch_id,)).fetchone()
+            return _batch_of(row) if row else None
+
+        return await self._run(q)
+
+    async def batch_members(self, batch_id: str) -> list[tuple[str, int]]:
+        def q(db: sqlite3.Connection) -> list[tuple[str, int]]:
+            return [(r[0], r[1]) for r in db.execute(
+                "SELECT payment_id, amount FROM batch_members WHERE batch_id = ? ORDER BY joined",
+                (batch_id,))]
+
+        return await self._run(q)
+
+    async def request_batch_retry(self, batch_id: str) -> bool:
+        def q(db: sqlite3.Connection) -> bool:
+            return db.execute("UPDATE batches SET retry = 1 WHERE batch_id = ?",
+                              (batch_id,)).rowcount == 1
+
+        return await self._run(q)
+
     async def record_messages(self, entries: list[JournalEntry]) -> None:
         def write(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
@@ -319,6 +383,22 @@ class SqliteStore(Store):
             return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
 
         return await self._run(q)
+
+
+def _batch_row(b: BatchRow) -> tuple[object, ...]:
+    return (b.batch_id, b.profile, b.channel, b.currency, b.payee, b.payee_account,
+            b.window_key, b.seq, b.state, b.opened_at, b.closes_at, b.end_to_end_id, b.uetr,
+            b.members, b.total, b.fee, b.fee_alone, b.business_date, b.closed_at,
+            b.submitted_at, b.finished_at, b.reason, int(b.retry))
+
+
+def _batch_of(r: tuple[Any, ...]) -> BatchRow:
+    return BatchRow(
+        batch_id=r[0], profile=r[1], channel=r[2], currency=r[3], payee=bytes(r[4]),
+        payee_account=r[5], window_key=r[6], seq=r[7], state=r[8], opened_at=r[9],
+        closes_at=r[10], end_to_end_id=r[11], uetr=r[12], members=r[13], total=r[14],
+        fee=r[15], fee_alone=r[16], business_date=r[17], closed_at=r[18], submitted_at=r[19],
+        finished_at=r[20], reason=r[21], retry=bool(r[22]))
 
 
 def _journal_entry(db: sqlite3.Connection, row: tuple[Any, ...]) -> JournalEntry:
@@ -425,6 +505,23 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
                 "VALUES (?,?,?,?,?,?)",
                 [(e.client_id, e.seq, e.code, e.detail, e.raw, e.at) for e in batch.intake_errors],
             )
+        if batch.batches:
+            db.executemany(
+                f"INSERT INTO batches ({_BATCH_COLS}) VALUES ({','.join('?' * 23)}) "
+                f"ON CONFLICT (batch_id) DO UPDATE SET {_BATCH_UPDATE}",
+                [_batch_row(b) for b in batch.batches])
+        if batch.joins:
+            start = db.execute("SELECT coalesce(max(joined), 0) FROM batch_members").fetchone()[0]
+            db.executemany(
+                "INSERT INTO batch_members (payment_id, batch_id, amount, joined) "
+                "SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM payments "
+                "WHERE payment_id = ? AND state = 'QUEUED_FOR_BATCH')",
+                [(j.payment_id, j.batch_id, j.amount, start + i, j.payment_id)
+                 for i, j in enumerate(batch.joins, start=1)])
+        if batch.events:
+            db.executemany(
+                "INSERT INTO outbox (payment_id, event_type, body, created_at) VALUES (?,?,?,?)",
+                [(e.key, e.event.type, encode_body(e.event.body), e.at) for e in batch.events])
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
