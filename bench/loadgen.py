@@ -66,15 +66,19 @@ FOREIGN_BANKS = {
 # (share of the mix, kind): what a city commercial bank's day of payments looks like in
 # miniature, so every channel gets traffic (routing, not the mix, picks the channel).
 CHANNEL_MIX = (
-    (0.50, "small"),  # domestic, normal urgency: the cheapest channel, BEPS
-    (0.14, "urgent"),  # domestic, urgent: IBPS, minutes matter more than a fee
+    (0.40, "small"),  # domestic, normal urgency: the cheapest channel, BEPS
+    (0.12, "urgent"),  # domestic, urgent: IBPS, minutes matter more than a fee
     (0.08, "large"),  # above 50,000 CNY: HVPS only
-    (0.10, "card"),  # to a UnionPay card: product CARD
-    (0.06, "cnh"),  # CNY to a bank abroad with an LEI: CIPS
-    (0.06, "fx"),  # USD / EUR abroad: SWIFT
+    (0.08, "card"),  # to a UnionPay card: product CARD
+    (0.05, "cnh"),  # CNY to a bank abroad with an LEI: CIPS
+    (0.05, "fx"),  # USD / EUR abroad: SWIFT
+    (0.16, "micro"),  # T+0 merchant settlement to a few merchants: batched (product T0SETTLE)
     (0.03, "closed"),  # the receiving bank refuses: AC04
     (0.03, "invalid"),  # refused at intake: AC02
 )
+# The merchants the micro-payments settle to (one batch each per window).
+MERCHANTS = tuple(Party(account=f"6222000000800{i:03d}", name=f"商户{i}",
+                        agent=OTHER_BANKS[i % len(OTHER_BANKS)]) for i in range(5))
 
 
 def luhn(digits: str) -> str:
@@ -122,6 +126,10 @@ def channel_mix(n: int, seed: int, *, run: str = "D") -> list[Order]:
             if kind == "fx":
                 fields["currency"] = rng.choice(("USD", "EUR"))
                 amount = rng.randint(10_000, 10_000_000)
+        elif kind == "micro":
+            fields["product"] = "T0SETTLE"
+            creditor = rng.choice(MERCHANTS)
+            amount = rng.randint(100, 20_000)
         elif kind == "closed":
             creditor = msgspec.structs.replace(creditor, account=rng.choice(CLOSED_ACCOUNTS))
         elif kind == "invalid":

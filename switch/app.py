@@ -7,6 +7,7 @@ import logging
 from accounting.poster import LedgerPoster
 from adapters import ChannelAdapter, adapter_class
 from routing import Router, load_catalogue
+from routing.catalogue import Catalogue
 from switch.batching import BatchDesk
 from switch.clock import Clock, SystemClock
 from switch.config import SwitchConfig, default_store_url
@@ -26,7 +27,7 @@ class SwitchApp:
 
     def __init__(
         self, config: SwitchConfig, *, store_url: str | None = None, clock: Clock | None = None,
-        metrics_port: int | None = None,
+        metrics_port: int | None = None, catalogue: Catalogue | None = None,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -36,7 +37,9 @@ class SwitchApp:
             adapter = adapter_class(key).from_config(link, clock=self.clock, bank=config.bank)
             adapters[adapter.channel] = adapter
         # Only channels this switch can reach are candidates.
-        catalogue = load_catalogue(config.routing.catalogue or None).only(adapters)
+        if catalogue is None:
+            catalogue = load_catalogue(config.routing.catalogue or None)
+        catalogue = catalogue.only(adapters)
         bank = Party(account="", name=config.bank.name, agent=config.bank.cnaps_code)
         self.engine = PaymentEngine(
             store=self.store, clock=self.clock, router=Router(catalogue), adapters=adapters,

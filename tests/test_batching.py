@@ -4,6 +4,7 @@ per payee and window, members keeping their own states and books (issue #7)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import subprocess
 import sys
@@ -349,3 +350,12 @@ async def test_a_lost_batch_reply_is_inquired_and_an_operator_can_push_it(
     finally:
         await app.stop()
         await beps.stop()
+
+
+def test_the_batching_benchmark_runs_and_reports_its_baseline() -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench.batching", "--members", "2000",
+                           "--json"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    figures = json.loads(proc.stdout)
+    assert figures["members"] == 2000
+    assert figures["members_batched_per_s"] > 0 and figures["plain_insert_rows_per_s"] > 0

@@ -47,6 +47,9 @@ def _check(summary: dict[str, Any], orders: int) -> None:
     assert sum(by_channel.values()) == orders
     assert set(by_channel) == CHANNELS | {"none"}  # the mix reaches every channel
     assert by_channel["none"] == summary["reject_reasons"]["AC02"]  # refused at intake
+    # merchant micro-payments went in batches: one fee per batch instead of one per member
+    assert summary["batches"] > 0 and summary["batched_members"] > summary["batches"]
+    assert summary["batching_fee_saved"] > 0
 
 
 def test_demo_reports_every_order_final_and_ledger_balanced(tmp_path: Path) -> None:
