@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from accounting.config import load_books
 from accounting.poster import LedgerPoster
 from adapters import ChannelAdapter, adapter_class
 from routing import Router, load_catalogue
@@ -53,7 +54,14 @@ class SwitchApp:
             for adapter in adapters.values():
                 adapter.on_message = self.journal.record
         # The books live in the same database, in the accounting package's own tables.
-        self.poster = LedgerPoster(self.store, self.clock)
+        books = load_books(config.accounting.books) if config.accounting.books else None
+        self.poster = LedgerPoster(self.store, self.clock, books=books)
+        checked = set(config.routing.positions)
+        if checked:
+            # the router reads positions without I/O: the worker's figures as of its last page
+            self.engine.positions = lambda: {k: v for k, v in self.poster.positions.items()
+                                             if k[0] in checked}
+        self.poster.subscribe_alerts(self.server.push_alert)
         self.port: int | None = None
         self.metrics_port: int | None = None
         self.ops: OpsEndpoint | None = None

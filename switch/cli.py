@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     from switch.batch_cli import add_commands as add_batch_commands
 
     add_batch_commands(sub)  # batches list | show | retry | return
+    from switch.treasury import add_commands as add_treasury_commands
+
+    add_treasury_commands(sub)  # treasury fund | defund
 
     sim = sub.add_parser("simulate", help="run a channel simulator")
     sim.add_argument("channel", help="IBPS, HVPS, BEPS, UnionPay, CIPS, SWIFT, or 'all'")

@@ -37,6 +37,7 @@ class SwitchClient(asyncio.Protocol):
         self._pending: dict[int, asyncio.Future[Any]] = {}  # seq -> ack or query reply
         self._finals: dict[str, asyncio.Future[proto.Status]] = {}
         self.statuses: dict[str, proto.Status] = {}  # latest status per client_order_id
+        self.alerts: list[proto.Alert] = []  # ALERT frames, for an operator's session
         self.errors: list[proto.Error] = []  # errors not tied to a request
         self.acks_received = 0
         self.finals_received = 0
@@ -194,6 +195,8 @@ class SwitchClient(asyncio.Protocol):
                 self._ready.set_result(msg)
         elif ftype == proto.FrameType.HEARTBEAT:
             self._send(proto.encode(msg, proto.FrameType.HEARTBEAT_ACK))
+        elif isinstance(msg, proto.Alert):
+            self.alerts.append(msg)
 
     def _record(self, status: proto.Status) -> None:
         previous = self.statuses.get(status.client_order_id)

@@ -51,6 +51,7 @@ class ClientConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     agents: tuple[str, ...] = ("*",)  # debtor banks (institutions), CNAPS code or BIC
     products: tuple[str, ...] = ("*",)  # order products (order types)
     cert_cn: str | None = None  # with TLS client certificates: the CN expected (default: id)
+    alerts: bool = False  # an operator console: its sessions receive ALERT frames (positions)
 
 
 class StoreConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -76,6 +77,14 @@ class ObservabilityConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=Tru
 
 class RoutingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     catalogue: str = ""  # channel catalogue TOML; empty: the one shipped in routing/
+    # Channels whose available position (liquidity, from the books) routing checks: an order
+    # above it goes to the next-best channel (AM04 when none). Fund them with
+    # `payswitch treasury fund`; unlisted channels are not limited by a position.
+    positions: tuple[str, ...] = ()
+
+
+class AccountingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    books: str = ""  # chart of accounts and posting rules; empty: accounting/books.toml
 
 
 class SwitchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,6 +96,7 @@ class SwitchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     channels: dict[str, Any] = msgspec.field(default_factory=dict)
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
+    accounting: AccountingConfig = msgspec.field(default_factory=AccountingConfig)
 
 
 def load_config(path: str | Path) -> SwitchConfig:

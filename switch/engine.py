@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import ChainMap, deque
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -184,6 +184,8 @@ class PaymentEngine:
         self.inquiry_backoff_cap_s = inquiry_backoff_cap_s
         self._inquiries: dict[str, int] = {}  # inquiries made per UNKNOWN payment
         self.batching = batching  # micro-payment batches, when the catalogue has profiles
+        # (channel, currency) -> available position, for the channels routing checks
+        self.positions: Callable[[], Mapping[tuple[str, str], int]] = dict
         self._watcher: asyncio.Task[None] | None = None
         self.publish: Publish = lambda p: None
         self.metrics: NullMetrics = NO_METRICS
@@ -791,6 +793,7 @@ class PaymentEngine:
         return RoutingState(
             channel_used=channel_used,
             debtor_used=debtor_used,
+            positions=self.positions(),
             unavailable=frozenset(c for c, b in self.breakers.items() if not b.allows(now)),
             success_ppm={c: w.ppm() for c, w in self.success.items()},
         )

@@ -30,6 +30,7 @@ class FrameType(IntEnum):
     QUERY_REPLY = 0x14  # server -> client
     HEARTBEAT = 0x20  # either way
     HEARTBEAT_ACK = 0x21  # the answer to HEARTBEAT
+    ALERT = 0x30  # server -> client, to operator sessions: a position crossed a threshold
     ERROR = 0x7F  # server -> client
 
 
@@ -108,6 +109,17 @@ class Error(msgspec.Struct, frozen=True):
     reason: str | None = None  # ISO 20022 reason code when an order is refused (FF01, AM05)
 
 
+class Alert(msgspec.Struct, frozen=True):
+    """A liquidity position crossed a threshold of the books (once per crossing)."""
+
+    account: str  # e.g. clearing:HVPS
+    currency: str
+    threshold: str  # below / above
+    limit: int  # minor units
+    value: int  # the position after the entry that crossed it
+    at: str  # when that entry was posted
+
+
 PAYLOAD_TYPES: dict[FrameType, type[msgspec.Struct]] = {
     FrameType.HELLO: Hello,
     FrameType.AUTH: Auth,
@@ -119,6 +131,7 @@ PAYLOAD_TYPES: dict[FrameType, type[msgspec.Struct]] = {
     FrameType.QUERY_REPLY: QueryReply,
     FrameType.HEARTBEAT: Heartbeat,
     FrameType.HEARTBEAT_ACK: Heartbeat,
+    FrameType.ALERT: Alert,
     FrameType.ERROR: Error,
 }
 
@@ -131,6 +144,7 @@ _FRAME_OF: dict[type[msgspec.Struct], FrameType] = {
     Status: FrameType.STATUS,
     Query: FrameType.QUERY,
     QueryReply: FrameType.QUERY_REPLY,
+    Alert: FrameType.ALERT,
     Error: FrameType.ERROR,
 }
 

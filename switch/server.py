@@ -16,6 +16,7 @@ from typing import cast
 
 import msgspec
 
+from accounting.core import Alert as AccountingAlert
 from fastpath.framescan import FrameError, FrameScanner
 from switch import protocol as proto
 from switch.access import AuthLimiter, Grant, certificate_cn, server_ssl_context
@@ -68,6 +69,18 @@ class SwitchServer:
                 for s in list(sessions):
                     s.fail(ErrorCode.SHUTTING_DOWN, "switch is shutting down")
             await self._server.wait_closed()
+
+    def push_alert(self, alert: AccountingAlert) -> None:
+        """A position crossed a threshold: tell every session of an operator client."""
+        log.warning("position %s %s crossed %s %d: %d", alert.account, alert.currency,
+                    alert.threshold, alert.limit, alert.value)
+        frame = proto.encode(proto.Alert(account=alert.account, currency=alert.currency,
+                                         threshold=alert.threshold, limit=alert.limit,
+                                         value=alert.value, at=alert.at))
+        for client_id, sessions in self.sessions.items():
+            if self.clients[client_id].alerts:
+                for session in sessions:
+                    session.send(frame)
 
     def publish(self, payment: Payment) -> None:
         sessions = self.sessions.get(payment.client_id)

@@ -316,6 +316,10 @@ class Store(ABC):
     async def messages(self, payment_id: str) -> list[JournalEntry]:
         """Every kept message about a payment, in the order they were recorded."""
 
+    @abstractmethod
+    async def outbox_has(self, key: str, event_type: str) -> bool:
+        """Whether an event of this type was written under this key (payment or reference)."""
+
     # -- the accounting side reads the outbox (never the transaction path) -----------------
     @abstractmethod
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]: ...

@@ -482,6 +482,11 @@ class PostgresStore(Store):
         )
         return None if blob is None else explain_record(blob)
 
+    async def outbox_has(self, key: str, event_type: str) -> bool:
+        return await self.pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE payment_id = $1 AND event_type = $2)",
+            key, event_type) is True
+
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
         rows = await self.pool.fetch(
             "SELECT event_id, payment_id, event_type, body, created_at FROM outbox "

@@ -373,6 +373,13 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
+    async def outbox_has(self, key: str, event_type: str) -> bool:
+        def q(db: sqlite3.Connection) -> bool:
+            return db.execute("SELECT 1 FROM outbox WHERE payment_id = ? AND event_type = ? "
+                              "LIMIT 1", (key, event_type)).fetchone() is not None
+
+        return await self._run(q)
+
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
         def q(db: sqlite3.Connection) -> list[OutboxEvent]:
             rows = db.execute(

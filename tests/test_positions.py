@@ -1,0 +1,99 @@
+"""Positions: treasury funds a channel's settlement account, the router reads the available
+position, and a threshold crossing reaches operators as an ALERT frame (issues #3 and #4)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+
+from simulators.ibps import IbpsConfig, IbpsSimulator
+from switch.app import SwitchApp
+from switch.client import SwitchClient
+from switch.clock import SystemClock
+from switch.config import AccountingConfig, ClientConfig, RoutingConfig
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, switch_config
+from tests.orders import order
+
+ROOT = Path(__file__).resolve().parents[1]
+OPERATOR = "TREASURY-DESK"
+OPERATOR_SECRET = "operator-secret-" + "o" * 12
+
+
+def _fund(store_url: str, amount: int, *, ref: str, direction: str = "fund"
+          ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "switch.cli", "treasury", direction, "--channel", "IBPS",
+         "--amount", str(amount), "--currency", "CNY", "--operator", "treasury.wang",
+         "--reason", "morning funding", "--ref", ref, "--store", store_url],
+        capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+async def _position_is(app: SwitchApp, amount: int) -> None:
+    """The running accounting worker has booked up to ``amount`` (bounded wait)."""
+    for _ in range(500):
+        if app.poster.positions.get(("IBPS", "CNY")) == amount:
+            return
+        await asyncio.sleep(0.01)
+    assert app.poster.positions.get(("IBPS", "CNY")) == amount
+
+
+async def test_routing_reads_the_funded_position_and_operators_get_alerts(
+        tmp_path: Path) -> None:
+    books = resources.files("accounting").joinpath("books.toml").read_text(encoding="utf-8")
+    # treasury wants to hear when IBPS's position falls under 30.00 CNY
+    books = books.replace("alert_below = -5_000_000_000_00", "alert_below = 3_000")
+    (tmp_path / "books.toml").write_text(books, encoding="utf-8")
+    sim = IbpsSimulator(IbpsConfig(), SystemClock())
+    config = msgspec.structs.replace(
+        switch_config(await sim.start()),
+        routing=RoutingConfig(positions=("IBPS",)),
+        accounting=AccountingConfig(books=str(tmp_path / "books.toml")))
+    config = msgspec.structs.replace(config, clients={
+        **config.clients, OPERATOR: ClientConfig(OPERATOR_SECRET, alerts=True)})
+    store_url = f"sqlite://{tmp_path / 'p.db'}"
+    app = SwitchApp(config, store_url=store_url)
+    await app.start(port=0)
+    try:
+        # funded 100.00 CNY, twice under one reference: booked once
+        first = await asyncio.to_thread(_fund, store_url, 10_000, ref="T-1")
+        again = await asyncio.to_thread(_fund, store_url, 10_000, ref="T-1")
+        assert first.returncode == 0, first.stderr
+        assert again.returncode == 1 and "already recorded" in again.stderr
+        bad = await asyncio.to_thread(_fund, store_url, -5, ref="T-2")
+        assert bad.returncode == 2
+        await _position_is(app, 10_000)
+        async with await SwitchClient.connect("127.0.0.1", app.port or 0, OPERATOR,
+                                              OPERATOR_SECRET) as desk, \
+                await SwitchClient.connect("127.0.0.1", app.port or 0, CLIENT_ID,
+                                           CLIENT_SECRET) as core:
+            fits = order(amount=8_000, urgency="urgent")
+            await core.submit(fits)
+            assert (await core.wait_final(fits.client_order_id, 10)).state == "SETTLED"
+            await _position_is(app, 2_000)  # the settlement booked: 20.00 CNY left
+            for _ in range(200):  # ... under the 30.00 threshold: the desk hears of it
+                if desk.alerts:
+                    break
+                await asyncio.sleep(0.01)
+            (alert,) = desk.alerts
+            assert (alert.account, alert.threshold, alert.limit, alert.value) == (
+                "clearing:IBPS", "below", 3_000, 2_000)
+            assert core.alerts == []  # only operator consoles receive alerts
+            too_big = order(amount=2_001, urgency="urgent")
+            ack = await core.submit(too_big)
+            final = await core.wait_final(too_big.client_order_id, 10)
+            assert (final.state, final.reason) == ("REJECTED", "AM04")
+            decision = await app.store.route_decision(ack.payment_id or "")
+            assert decision is not None
+            (ibps,) = [c for c in decision["candidates"] if c["channel"] == "IBPS"]
+            assert ibps["reason"] == "AM04" and "position 2000" in ibps["text"]
+            just = order(amount=2_000, urgency="urgent")  # exactly what is left: it goes
+            await core.submit(just)
+            assert (await core.wait_final(just.client_order_id, 10)).state == "SETTLED"
+    finally:
+        await app.stop()
+        await sim.stop()
