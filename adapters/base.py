@@ -81,6 +81,9 @@ MessageCallback = Callable[[MessageRecord], None]
 
 class ChannelAdapter(ABC):
     channel: ClassVar[str]
+    # The channel takes one session per participant: in a cluster only the worker holding its
+    # lease connects, and the others hand it their payments (switch.cluster).
+    single_session: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.on_status: StatusCallback = _unset

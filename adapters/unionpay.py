@@ -150,6 +150,7 @@ class _Flight:
 
 class UnionPayAdapter(ChannelAdapter):
     channel = "UnionPay"
+    single_session = True  # one signed-on session per acquirer
     Config: ClassVar[type[UnionPayLinkConfig]] = UnionPayLinkConfig
 
     def __init__(self, config: UnionPayLinkConfig, *, clock: Clock, stan_start: int | None = None,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from accounting.config import load_books
 from accounting.poster import LedgerPoster
-from adapters import ChannelAdapter, adapter_class
+from adapters import ChannelAdapter, ChannelError, adapter_class
 from routing import Router, load_catalogue
 from routing.catalogue import Catalogue
 from switch.batching import BatchDesk
 from switch.clock import Clock, SystemClock
+from switch.cluster import Cluster, new_worker_id
 from switch.config import SwitchConfig, default_store_url
 from switch.engine import PaymentEngine
 from switch.journal import MessageJournal
@@ -19,6 +23,7 @@ from switch.ops_http import OpsEndpoint
 from switch.order import Party
 from switch.server import SwitchServer
 from switch.store import Store, open_store, redacted
+from switch.store.postgres import PostgresStore
 
 log = logging.getLogger("payswitch")
 
@@ -62,6 +67,10 @@ class SwitchApp:
             self.engine.positions = lambda: {k: v for k, v in self.poster.positions.items()
                                              if k[0] in checked}
         self.poster.subscribe_alerts(self.server.push_alert)
+        self.cluster: Cluster | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        if isinstance(self.store, PostgresStore) and config.cluster.enabled:
+            self._join_cluster(config, adapters)
         self.port: int | None = None
         self.metrics_port: int | None = None
         self.ops: OpsEndpoint | None = None
@@ -73,12 +82,56 @@ class SwitchApp:
             self.ops = OpsEndpoint(self, metrics)
             self._metrics_at = (config.observability.metrics_host, metrics_port)
 
+    def _join_cluster(self, config: SwitchConfig, adapters: dict[str, ChannelAdapter]) -> None:
+        """A worker of several over one PostgreSQL: leases for the books and single sessions."""
+        assert isinstance(self.store, PostgresStore)
+        cluster = self.cluster = Cluster(
+            self.store, new_worker_id(), address=f"{config.server.host}:{config.server.port}",
+            lease_s=config.cluster.lease_s, heartbeat_s=config.cluster.heartbeat_s)
+        self.engine.cluster, self.engine.worker_id = cluster, cluster.worker_id
+        self.server.cluster = cluster
+        cluster.on_status = self.server.push_remote
+        cluster.on_adopt = self.engine.adopt
+        cluster.on_takeover = self.engine.adopt
+        cluster.wanted = {"accounting"} | {f"channel:{name}" for name, a in adapters.items()
+                                           if a.single_session}
+        cluster.on_lease = self._on_lease
+
+    def _on_lease(self, name: str, held: bool) -> None:
+        """Run what the lease stands for while this worker holds it, and only then."""
+        if name == "accounting":
+            if held:
+                self.poster.start()
+            else:
+                self._background(self.poster.stop())
+            return
+        adapter = self.engine.adapters.get(name.removeprefix("channel:"))
+        if adapter is not None:
+            self._background(self._session(adapter, held))
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)  # kept until done: the loop holds tasks only weakly
+        task.add_done_callback(self._tasks.discard)
+
+    async def _session(self, adapter: ChannelAdapter, held: bool) -> None:
+        if not held:
+            await adapter.close()
+            return
+        try:
+            await adapter.start()
+        except ChannelError as exc:  # it keeps trying on its own
+            log.warning("%s session not up yet: %s", adapter.channel, exc)
+
     async def start(self, port: int | None = None) -> int:
         await self.store.open()
+        if self.cluster is not None:
+            await self.cluster.start()  # before recovery: which payments are this worker's
         if self.journal is not None:
             self.journal.start()  # before the engine: recovery already talks to channels
         await self.engine.start()
-        self.poster.start()
+        if self.cluster is None:
+            self.poster.start()  # in a cluster: the worker holding the accounting lease
         self.port = await self.server.start(port=port)
         if self.ops is not None:
             self.metrics_port = await self.ops.start(*self._metrics_at)
@@ -95,5 +148,7 @@ class SwitchApp:
         await self.engine.stop()
         if self.journal is not None:
             await self.journal.stop()
+        if self.cluster is not None:
+            await self.cluster.stop()
         await self.poster.stop()
         await self.store.close()

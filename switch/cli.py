@@ -39,6 +39,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from switch.config import load_config
 
     config = load_config(args.config)
+    if args.workers > 1:
+        store_url = args.store or config.store.url
+        if not store_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("--workers", "several workers need a PostgreSQL store "
+                              "(SQLite is one process's file)")
+        from switch.workers import run_workers
+
+        argv = ["serve", "--config", args.config, "--store", store_url]
+        for flag, value in (("--clock", args.clock), ("--log-format", args.log_format)):
+            if value:
+                argv += [flag, value]
+        return _run(run_workers(args.workers, argv, config.server.host,
+                                args.port if args.port is not None else config.server.port))
+    if args.reuse_port:
+        config = msgspec.structs.replace(
+            config, server=msgspec.structs.replace(config.server, reuse_port=True))
     obs = config.observability
     # The file sets the log level and format unless the command line asked for a level.
     _logging(args.log_level or obs.log_level, args.log_format or obs.log_format)
@@ -185,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-port", type=int,
                        help="HTTP port of /metrics, /healthz, /readyz and /status "
                             "(overriding [observability].metrics_port; 0 picks one)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="N processes sharing the port and a PostgreSQL store")
+    serve.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve.add_argument("--clock", help="business time START@ANCHOR[xSPEED] for drills and "
                                        "rehearsals (default: the system clock)")
     serve.add_argument("--log-format", choices=("text", "json"),

@@ -36,6 +36,7 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     auth_max_failures: int = 5
     auth_failure_window_s: float = 60.0
     tls: TlsConfig | None = None
+    reuse_port: bool = False  # SO_REUSEPORT: set by `serve --workers N` for its workers
 
 
 class ClientConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -83,6 +84,14 @@ class RoutingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     positions: tuple[str, ...] = ()
 
 
+class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Several switch processes over one PostgreSQL store (switch.cluster)."""
+
+    enabled: bool = True  # with a PostgreSQL store: every process is a worker of a cluster
+    lease_s: float = 5.0  # a worker silent this long is dead: its payments are taken over
+    heartbeat_s: float = 1.0
+
+
 class AccountingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     books: str = ""  # chart of accounts and posting rules; empty: accounting/books.toml
 
@@ -97,6 +106,7 @@ class SwitchConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     routing: RoutingConfig = msgspec.field(default_factory=RoutingConfig)
     observability: ObservabilityConfig = msgspec.field(default_factory=ObservabilityConfig)
     accounting: AccountingConfig = msgspec.field(default_factory=AccountingConfig)
+    cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)
 
 
 def load_config(path: str | Path) -> SwitchConfig:
@@ -184,6 +194,8 @@ def parse_config(raw: dict[str, object]) -> SwitchConfig:
         raise ConfigError("observability.log_level", "must be DEBUG, INFO, WARNING or ERROR")
     if obs.metrics_port is not None and not 0 <= obs.metrics_port <= 65535:
         raise ConfigError("observability.metrics_port", "must be a TCP port (0 picks one)")
+    if not 0 < cfg.cluster.heartbeat_s < cfg.cluster.lease_s:
+        raise ConfigError("cluster.lease_s", "needs 0 < heartbeat_s < lease_s")
     if obs.outbox_lag_bound < 0:
         raise ConfigError("observability.outbox_lag_bound", "must not be negative")
     if not 0 <= cfg.server.port <= 65535:

@@ -29,6 +29,7 @@ from routing.state import RoutingState
 from switch import crashpoints
 from switch.batching import BATCH_CLIENT, MEMBER_STATE, BatchDesk, OpenBatch, fee_shares
 from switch.clock import Clock, Timer, iso
+from switch.cluster import Cluster
 from switch.logs import EVENTS, mask_account
 from switch.metrics import NO_METRICS, NullMetrics
 from switch.order import Order, Payment
@@ -187,6 +188,10 @@ class PaymentEngine:
         # (channel, currency) -> available position, for the channels routing checks
         self.positions: Callable[[], Mapping[tuple[str, str], int]] = dict
         self._watcher: asyncio.Task[None] | None = None
+        # Set when this process is a worker of a cluster (switch.cluster): its id, and who to
+        # ask before handing a payment to the worker that holds its channel's session.
+        self.worker_id: str | None = None
+        self.cluster: Cluster | None = None
         self.publish: Publish = lambda p: None
         self.metrics: NullMetrics = NO_METRICS
         self._inbox: deque[Any] = deque()
@@ -238,6 +243,8 @@ class PaymentEngine:
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         for adapter in self.adapters.values():
+            if self.cluster is not None and adapter.single_session:
+                continue  # its worker connects it while it holds the channel's lease
             try:
                 await adapter.start()
             except (OSError, ChannelError) as exc:
@@ -302,7 +309,8 @@ class PaymentEngine:
                 if batch is not None:
                     self._close_at(row)
         pending = await self.store.payments_in_states(
-            [s.value for s in State if s not in TERMINAL and s is not State.RECEIVED]
+            [s.value for s in State if s not in TERMINAL and s is not State.RECEIVED],
+            mine=True,  # in a cluster: this worker's own, not its peers'
         )
         for p in pending:
             self._live[p.payment_id] = p
@@ -465,17 +473,22 @@ class PaymentEngine:
             for d in t.caps:  # count what the store applied, no more
                 _add_caps(self.channel_used, self.debtor_used, d)
             self._observe_transition(t, staged[t.payment_id], events)
+        reroute: list[Payment] = []
         for pid, payment in staged.items():
             if pid in failed:
                 if pid in turn.unborn:
                     continue  # a resent order's queueing: the original stands, nothing moved
-                # Only another writer (a second process) can have moved it: take its word.
-                log.warning("payment %s moved elsewhere; reloading", pid)
-                fresh = await self.store.payment(pid)
-                if fresh is not None:
-                    self._remember(fresh)
+                # Another writer (a second process) moved it, took it over, or the caps it
+                # wanted are used up by then: take the store's word.
+                fresh = await self._reload(pid)
+                if fresh is not None and fresh.state in (State.ACCEPTED, State.SCHEDULED):
+                    reroute.append(fresh)  # a route the store refused: decide again
             else:
                 self._remember(payment)
+        if reroute:
+            await self._load_caps()  # what every process has used of them, as committed
+            for p in reroute:
+                self._put(_Route(p))
         for action in turn.after:
             action()
         for row in batch.batches:
@@ -513,6 +526,52 @@ class PaymentEngine:
         if events:
             EVENTS.info("state", extra={"fields": _event_fields(
                 p, t.from_state, to, t.reason, t.channel or p.channel, t.cause)})
+
+    async def _reload(self, payment_id: str) -> Payment | None:
+        """The store's word on a payment this worker could not move; None when it is no
+        longer this worker's (another took it over) or gone."""
+        if self.worker_id is not None and self.cluster is not None:
+            owner = await self.cluster.store.owner_of(payment_id)
+            if owner != self.worker_id:
+                log.warning("payment %s is driven by %s now; letting go", payment_id, owner)
+                self._live.pop(payment_id, None)
+                return None
+        log.info("payment %s moved elsewhere; reloading", payment_id)
+        fresh = await self.store.payment(payment_id)
+        if fresh is not None:
+            self._remember(fresh)
+        return fresh
+
+    def adopt(self, payment_ids: list[str]) -> None:
+        """Take over payments (of a dead worker, or handed over for a channel session this
+        worker holds) and resume them as after a restart: inquire what was sent."""
+        asyncio.get_running_loop().create_task(self._adopt(payment_ids))
+
+    async def _adopt(self, payment_ids: list[str]) -> None:
+        desk = self.batching
+        wanted = set(payment_ids)
+        if desk is not None:
+            for row in await self.store.batches(list(_BATCH_ACTIVE)):
+                if row.batch_id in desk.by_id or row.batch_id in desk.rows:
+                    continue  # this worker's own
+                members = await self.store.batch_members(row.batch_id)
+                ours = row.batch_id in wanted or any(pid in wanted for pid, _ in members)
+                if ours and desk.restore(row, members) is not None:
+                    self._close_at(row)
+        for pid in payment_ids:
+            p = await self.store.payment(pid)
+            if p is None or p.state in TERMINAL:
+                continue
+            self._live[pid] = p
+            if desk is not None and pid in desk.member_of:
+                continue  # its batch's payment drives it
+            if p.state in (State.ACCEPTED, State.SCHEDULED):
+                self._put(_Route(p))
+            elif p.state == State.ROUTED:
+                self._put(_Resubmit(pid))
+            elif p.state in (State.SUBMITTED, State.UNKNOWN):
+                self._put(_Inquire(pid))
+        log.info("adopted %d payments", len(payment_ids))
 
     def _remember(self, payment: Payment) -> None:
         if payment.state != State.UNKNOWN:
@@ -580,7 +639,7 @@ class PaymentEngine:
                 # Nothing can take it now but a channel can before its deadline: wait for the
                 # window, then decide again (limits and health may have changed meanwhile).
                 if p.state == State.ACCEPTED:
-                    day, taken = _consume(p, decision.channel, decision.business_date)
+                    day, taken = self._consume(p, decision.channel, decision.business_date)
                     p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee,
                              business_date=day, caps=taken, decision=decision)
                     move(p, State.SCHEDULED,
@@ -588,7 +647,7 @@ class PaymentEngine:
                 wait = (decision.scheduled_for - clock_now).total_seconds()
                 self._later(max(wait, 0.0), _Route(p))
                 return
-            day, taken = _consume(p, decision.channel, decision.business_date)
+            day, taken = self._consume(p, decision.channel, decision.business_date)
             p = move(p, State.ROUTED, why, channel=decision.channel, fee=decision.fee,
                      business_date=day, caps=(*held, *taken), decision=decision)
             self._submit_when_open(p, turn)
@@ -670,7 +729,7 @@ class PaymentEngine:
         if bid not in members_before:
             turn.batch.batches.append(batch.row)
             turn.after.append(lambda: self._close_at(batch.row))
-        day, taken = _consume(p, profile.channel, decision.business_date)
+        day, taken = self._consume(p, profile.channel, decision.business_date)
         routed = turn.move(p, State.ROUTED, f"route: batching profile {profile.name}; "
                            f"{decision.head}", channel=profile.channel, fee=0,
                            business_date=day, caps=taken, decision=decision)
@@ -798,6 +857,18 @@ class PaymentEngine:
             success_ppm={c: w.ppm() for c, w in self.success.items()},
         )
 
+    def _consume(self, p: Payment, channel: str, business_date: date | None
+                 ) -> tuple[str | None, tuple[CapDelta, ...]]:
+        """The business day and the deltas that take ``p``'s amount from that channel's caps
+        (with the caps' limits, which a store shared by several processes checks again)."""
+        if business_date is None:  # the router names a day for every route it makes
+            return None, ()
+        day = business_date.isoformat()
+        spec = self.router.catalogue.channels.get(channel)
+        return day, (CapDelta(channel, day, p.order.debtor.account, p.order.amount,
+                              spec.daily_cap if spec else None,
+                              spec.debtor_daily_cap if spec else None),)
+
     def _circuits_reopen(self, now: datetime) -> datetime | None:
         """When the first open circuit lets a probe through (None: no circuit is open)."""
         times = [b.opened_at + b.cool_down for b in self.breakers.values()
@@ -822,7 +893,12 @@ class PaymentEngine:
         self.success[channel].record(ok)
 
     def _submit_when_open(self, p: Payment, turn: _Turn) -> None:
-        if not self.adapters[p.channel or ""].connected:
+        adapter = self.adapters[p.channel or ""]
+        if not adapter.connected:
+            if self.cluster is not None and adapter.single_session:
+                # another worker holds the channel's session: it sends the payment
+                turn.after.append(lambda: self._hand_over_later(p))
+                return
             # Hold it ROUTED without writing anything more until the channel is back.
             self._later(self.retry_delay_s, _Resubmit(p.payment_id))
             return
@@ -867,6 +943,20 @@ class PaymentEngine:
             # progress): ask again, less and less often, until it gives its final word.
             self._inquire_later(p.payment_id)
 
+    def _hand_over_later(self, p: Payment) -> None:
+        asyncio.get_running_loop().create_task(self._hand_over(p))
+
+    async def _hand_over(self, p: Payment) -> None:
+        assert self.cluster is not None
+        holder = await self.cluster.holder(f"channel:{p.channel}")
+        if holder is not None and holder != self.worker_id \
+                and await self.cluster.hand_over(p.payment_id, holder):
+            log.info("payment %s handed to %s, which holds the %s session", p.payment_id,
+                     holder, p.channel)
+            self._live.pop(p.payment_id, None)
+            return
+        self._later(self.retry_delay_s, _Resubmit(p.payment_id))  # nobody holds it yet
+
     def _inquire_later(self, payment_id: str) -> None:
         """The next status inquiry of an UNKNOWN payment: 1, 2, 4 ... times the inquiry delay,
         capped, so a long wait at the channel costs a few inquiries, not one a second."""
@@ -887,7 +977,7 @@ class PaymentEngine:
                 or decision.channel not in self.adapters:
             return False
         # The caps move with the payment: given back on the old channel, taken on the new.
-        day, taken = _consume(p, decision.channel, decision.business_date)
+        day, taken = self._consume(p, decision.channel, decision.business_date)
         if p.client_id == BATCH_CLIENT:
             taken = ()  # a batch's payment holds no caps: its members do
         p = turn.move(p, State.ROUTED, f"{p.channel} refused it technically ({st.reason}); "
@@ -946,13 +1036,7 @@ class _NotSent(msgspec.Struct):
     reject: str | None = None  # a reason code when sending again cannot help
 
 
-def _consume(p: Payment, channel: str, business_date: date | None
-             ) -> tuple[str | None, tuple[CapDelta, ...]]:
-    """The business day and the deltas that take ``p``'s amount from that channel's caps."""
-    if business_date is None:  # the router names a day for every route it makes
-        return None, ()
-    day = business_date.isoformat()
-    return day, (CapDelta(channel, day, p.order.debtor.account, p.order.amount),)
+
 
 
 def _release(p: Payment) -> tuple[CapDelta, ...]:

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import uuid
-from typing import cast
+from typing import Any, cast
 
 import msgspec
 
@@ -21,6 +21,7 @@ from fastpath.framescan import FrameError, FrameScanner
 from switch import protocol as proto
 from switch.access import AuthLimiter, Grant, certificate_cn, server_ssl_context
 from switch.clock import iso
+from switch.cluster import Cluster
 from switch.config import ClientConfig, ServerConfig
 from switch.engine import PaymentEngine
 from switch.errors import FATAL, ErrorCode
@@ -47,6 +48,7 @@ class SwitchServer:
         self.grants = {cid: Grant(c) for cid, c in clients.items()}
         self.auth_limits = AuthLimiter(config.auth_max_failures, config.auth_failure_window_s)
         self.sessions: dict[str, set[Session]] = {}
+        self.cluster: Cluster | None = None  # set for a worker of several (switch.cluster)
         self._server: asyncio.AbstractServer | None = None
         engine.publish = self.publish
 
@@ -58,6 +60,8 @@ class SwitchServer:
             host or self.config.host,
             self.config.port if port is None else port,
             reuse_address=True,
+            # several workers may listen on one port (`payswitch serve --workers N`)
+            reuse_port=self.config.reuse_port,
             ssl=tls,
         )
         return int(self._server.sockets[0].getsockname()[1])
@@ -83,12 +87,24 @@ class SwitchServer:
                     session.send(frame)
 
     def publish(self, payment: Payment) -> None:
+        status = status_of(payment)
+        if self.cluster is not None:  # the client's sessions on other workers hear it too
+            self.cluster.broadcast({"client_id": payment.client_id,
+                                    **msgspec.structs.asdict(status)})
         sessions = self.sessions.get(payment.client_id)
         if not sessions:
             return  # the client reads it with QUERY when it is back
-        frame = proto.encode(status_of(payment))
+        frame = proto.encode(status)
         for s in sessions:
             s.send(frame)
+
+    def push_remote(self, status: dict[str, Any]) -> None:
+        """A state change another worker made: to this worker's sessions of the client."""
+        sessions = self.sessions.get(str(status.pop("client_id", "")))
+        if sessions:
+            frame = proto.encode(msgspec.convert(status, proto.Status))
+            for s in sessions:
+                s.send(frame)
 
 
 def status_of(p: Payment) -> proto.Status:

@@ -37,6 +37,9 @@ class CapDelta(msgspec.Struct, frozen=True):
     business_date: str  # ISO date of the channel business day
     debtor_account: str
     amount: int  # minor units
+    # The caps it must stay within, checked by the store where several processes share them.
+    channel_cap: int | None = None
+    debtor_cap: int | None = None
 
 
 class CapRow(msgspec.Struct, frozen=True):
@@ -271,7 +274,10 @@ class Store(ABC):
         ...
 
     @abstractmethod
-    async def payments_in_states(self, states: list[str]) -> list[Payment]: ...
+    async def payments_in_states(self, states: list[str], *, mine: bool = False
+                                 ) -> list[Payment]:
+        """Payments in these states; with ``mine``, only those this worker of a cluster drives
+        (switch.cluster; a store outside a cluster has no other worker)."""
 
     @abstractmethod
     async def history(self, payment_id: str) -> list[HistoryRow]: ...

@@ -134,6 +134,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         )""",
         "CREATE INDEX batch_members_batch ON batch_members (batch_id, joined)",
     ]),
+    # Several switch processes over one database (switch.cluster): who drives each unfinished
+    # payment, who is alive, and who holds what only one may hold.
+    (5, [
+        "ALTER TABLE payments ADD COLUMN owner TEXT",
+        "CREATE INDEX payments_owner ON payments (owner) "
+        "WHERE state NOT IN ('SETTLED', 'REJECTED', 'RETURNED', 'CANCELLED')",
+        """CREATE TABLE cluster_workers (
+            worker_id TEXT PRIMARY KEY,
+            address TEXT NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            stopped BOOLEAN NOT NULL DEFAULT false
+        )""",
+        """CREATE TABLE cluster_leases (
+            name TEXT PRIMARY KEY,
+            worker_id TEXT NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL
+        )""",
+    ]),
 ]
 
 _BATCH_COLS = ("batch_id, profile, channel, currency, payee, payee_account, window_key, seq, "
@@ -172,6 +191,7 @@ def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
 
 class PostgresStore(Store):
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 8) -> None:
+        self.owner: str | None = None  # this worker's id in a cluster (switch.cluster)
         self.url = dsn
         self._dsn = dsn
         self._min, self._max = min_size, max_size
@@ -296,15 +316,16 @@ class PostgresStore(Store):
         await _insert_history_outbox(con, history, outbox)
         return result
 
-    @staticmethod
-    async def _insert_payments(con: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> set[str]:
+    async def _insert_payments(self, con: asyncpg.Connection,
+                               rows: list[tuple[Any, ...]]) -> set[str]:
         cols = _columns(rows, 15)
         types = _PAYMENT_TYPES.split(", ")
         args = ", ".join(f"${i + 1}::{t}" for i, t in enumerate(types))
         returned = await con.fetch(
-            f"INSERT INTO payments ({_PAYMENT_COLS}) SELECT * FROM unnest({args}) "
+            f"INSERT INTO payments ({_PAYMENT_COLS}, owner) "
+            f"SELECT *, ${len(types) + 1}::text FROM unnest({args}) "
             "ON CONFLICT (client_id, client_order_id) DO NOTHING RETURNING payment_id",
-            *cols,
+            *cols, self.owner,
         )
         return {r["payment_id"] for r in returned}
 
@@ -312,9 +333,10 @@ class PostgresStore(Store):
         self, con: asyncpg.Connection, transitions: list[Transition]
     ) -> list[bool]:
         applied = [False] * len(transitions)
+        over = await _over_caps(con, transitions)
         # A payment may move twice in one batch (ROUTED then SUBMITTED): apply in rounds in which
         # each payment appears once, so each UPDATE sees the previous round's state.
-        pending = list(range(len(transitions)))
+        pending = [i for i in range(len(transitions)) if i not in over]
         history: list[tuple[Any, ...]] = []
         outbox: list[tuple[Any, ...]] = []
         moved_caps: list[Transition] = []  # applied transitions that change caps
@@ -338,10 +360,14 @@ class PostgresStore(Store):
                     "$6::bigint[], $7::text[], $8::text[]) AS u(payment_id, from_state, "
                     "to_state, reason, channel, fee, at, business_date) "
                     "WHERE p.payment_id = u.payment_id AND p.state = u.from_state "
+                    # a worker moves only what it owns: one presumed dead cannot write behind
+                    # the back of the worker that took its payments over
+                    "AND ($9::text IS NULL OR p.owner IS NULL OR p.owner = $9) "
                     "RETURNING p.payment_id",
                     [t.payment_id for t in ts], [t.from_state for t in ts],
                     [t.to_state for t in ts], [t.reason for t in ts], [t.channel for t in ts],
                     [t.fee for t in ts], [t.at for t in ts], [t.business_date for t in ts],
+                    self.owner,
                 )
             }
             for i, t in zip(this_round, ts, strict=True):
@@ -371,6 +397,15 @@ class PostgresStore(Store):
         await _insert_history_outbox(con, history, outbox)
         return applied
 
+    @property
+    def dsn(self) -> str:
+        return self._dsn
+
+    async def owner_of(self, payment_id: str) -> str | None:
+        """The worker that drives a payment (switch.cluster), None when nobody does."""
+        return await self.pool.fetchval(
+            "SELECT owner FROM payments WHERE payment_id = $1", payment_id)
+
     async def payment(self, payment_id: str) -> Payment | None:
         r = await self.pool.fetchrow(
             f"SELECT {_PAYMENT_COLS} FROM payments WHERE payment_id = $1", payment_id
@@ -384,11 +419,13 @@ class PostgresStore(Store):
         )
         return _payment_of(r) if r else None
 
-    async def payments_in_states(self, states: list[str]) -> list[Payment]:
+    async def payments_in_states(self, states: list[str], *, mine: bool = False
+                                 ) -> list[Payment]:
         rows = await self.pool.fetch(
             f"SELECT {_PAYMENT_COLS} FROM payments WHERE state = ANY($1::text[]) "
+            "AND ($2::text IS NULL OR owner = $2) "
             "ORDER BY created_at, payment_id",
-            states,
+            states, self.owner if mine else None,
         )
         return [_payment_of(r) for r in rows]
 
@@ -528,3 +565,46 @@ def _batch_of(r: Any) -> BatchRow:
         closes_at=r[10], end_to_end_id=r[11], uetr=r[12], members=r[13], total=r[14],
         fee=r[15], fee_alone=r[16], business_date=r[17], closed_at=r[18], submitted_at=r[19],
         finished_at=r[20], reason=r[21], retry=bool(r[22]))
+
+
+async def _over_caps(con: asyncpg.Connection, transitions: list[Transition]) -> set[int]:
+    """The transitions that would take a daily cap past its limit, given what every process
+    has used: the rows are locked in key order for the rest of the transaction, so two workers
+    sharing a cap take turns and neither overshoots it. Refused transitions are not applied
+    (their payments stay where they were; the engine routes them again)."""
+    nets: list[tuple[int, dict[tuple[str, str, str], tuple[int, int | None]]]] = []
+    for i, t in enumerate(transitions):
+        per_key: dict[tuple[str, str, str], tuple[int, int | None]] = {}
+        for d in t.caps:
+            rows = [((d.channel, d.business_date, ""), d.channel_cap)]
+            if d.debtor_account:  # '' names the channel row: never count it twice
+                rows.append(((d.channel, d.business_date, d.debtor_account), d.debtor_cap))
+            for key, cap in rows:
+                amount, limit = per_key.get(key, (0, None))
+                per_key[key] = (amount + d.amount, cap if cap is not None else limit)
+        limited = {k: v for k, v in per_key.items() if v[0] > 0 and v[1] is not None}
+        if limited:
+            nets.append((i, limited))
+    if not nets:
+        return set()
+    keys = sorted({k for _, per_key in nets for k in per_key})
+    cols = [list(c) for c in zip(*keys, strict=True)]
+    await con.execute(
+        "INSERT INTO route_caps (channel, business_date, debtor, used) "
+        "SELECT c, b, d, 0 FROM unnest($1::text[], $2::text[], $3::text[]) AS u(c, b, d) "
+        "ORDER BY c, b, d ON CONFLICT DO NOTHING", *cols)
+    rows = await con.fetch(
+        "SELECT channel, business_date, debtor, used FROM route_caps "
+        "WHERE (channel, business_date, debtor) IN "
+        "(SELECT * FROM unnest($1::text[], $2::text[], $3::text[])) "
+        "ORDER BY channel, business_date, debtor FOR UPDATE", *cols)
+    used = {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+    over: set[int] = set()
+    for i, per_key in nets:
+        if any(used[k] + amount > limit for k, (amount, limit) in per_key.items()
+               if limit is not None):
+            over.add(i)
+            continue
+        for k, (amount, _) in per_key.items():
+            used[k] += amount
+    return over

@@ -242,7 +242,8 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
-    async def payments_in_states(self, states: list[str]) -> list[Payment]:
+    async def payments_in_states(self, states: list[str], *, mine: bool = False
+                                 ) -> list[Payment]:
         marks = ",".join("?" * len(states))
 
         def q(db: sqlite3.Connection) -> list[Payment]:

@@ -1,0 +1,214 @@
+"""Two switch processes over one PostgreSQL (issue #11): one payment per order whichever worker
+took it, a shared daily cap never overshot, status pushes across processes, and a killed
+worker's payments, books and channel session taken over by the other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from importlib import resources
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from bench.crash import SwitchProcess
+from bench.loadgen import luhn
+from simulators.ibps import IbpsConfig, IbpsSimulator
+from simulators.unionpay import UnionPayConfig, UnionPaySimulator
+from switch.client import SwitchClient
+from switch.clock import SystemClock
+from switch.order import Order, Party
+from switch.store import open_store
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, PG_DSN, _drop_schema, _pg_schema_url
+
+pytestmark = pytest.mark.postgres
+
+CAP = 1_000_000  # IBPS channel-wide daily cap in this test: 10,000 CNY
+
+
+class Pair:
+    """Two workers of one cluster, each on its own port (as on two machines)."""
+
+    def __init__(self, a: SwitchProcess, b: SwitchProcess, ibps: IbpsSimulator,
+                 unionpay: UnionPaySimulator, store_url: str) -> None:
+        self.a, self.b, self.ibps, self.unionpay, self.store_url = a, b, ibps, unionpay, store_url
+
+    async def client(self, worker: SwitchProcess) -> SwitchClient:
+        return await SwitchClient.connect("127.0.0.1", worker.port, CLIENT_ID, CLIENT_SECRET)
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    schema, store_url = await _pg_schema_url()
+    ibps = IbpsSimulator(IbpsConfig(reply_delay_ms=50), SystemClock())
+    unionpay = UnionPaySimulator(UnionPayConfig(), SystemClock())
+    catalogue = resources.files("routing").joinpath("channels.toml").read_text(encoding="utf-8")
+    catalogue = catalogue.replace("daily_cap = 5_000_000_000_000   # 50 bn CNY (cfg)",
+                                  f"daily_cap = {CAP}")
+    assert f"daily_cap = {CAP}" in catalogue
+    (tmp_path / "channels.toml").write_text(catalogue, encoding="utf-8")
+    config = tmp_path / "switch.toml"
+    config.write_text(
+        f'[server]\nport = 0\n\n[clients.{CLIENT_ID}]\nsecret = "{CLIENT_SECRET}"\n\n'
+        f'[routing]\ncatalogue = "{tmp_path / "channels.toml"}"\n\n'
+        "[cluster]\nlease_s = 2.0\nheartbeat_s = 0.5\n\n"
+        f"[channels.ibps]\nport = {await ibps.start()}\nreply_timeout_s = 5.0\n\n"
+        f"[channels.unionpay]\nport = {await unionpay.start()}\nreply_timeout_s = 5.0\n",
+        encoding="utf-8")
+    a = SwitchProcess(config, store_url)
+    b = SwitchProcess(config, store_url)
+    await a.start()  # first up: it takes the accounting lease and the UnionPay session
+    await asyncio.sleep(0.5)
+    await b.start()
+    try:
+        yield Pair(a, b, ibps, unionpay, store_url)
+    finally:
+        await a.stop()
+        await b.stop()
+        await ibps.stop()
+        await unionpay.stop()
+        await _drop_schema(schema)
+
+
+def _order(n: int, amount: int = 10_000, **fields: object) -> Order:
+    o = Order(client_order_id=f"CL-{n:06d}", amount=amount, currency="CNY",
+              debtor=Party(account=f"6217000000{n:06d}", name="张三", agent="102100099996"),
+              creditor=Party(account="6222000000000009", name="李四", agent="103100000026"))
+    return msgspec.structs.replace(o, **fields)
+
+
+async def test_the_same_order_through_both_workers_is_one_payment(pair: Pair) -> None:
+    ca, cb = await pair.client(pair.a), await pair.client(pair.b)
+    try:
+        for n in range(20):
+            o = _order(n)
+            first, second = await asyncio.gather(ca.submit(o), cb.submit(o))
+            assert first.payment_id == second.payment_id
+            assert sorted([first.duplicate, second.duplicate]) == [False, True]
+        for n in range(20):
+            await ca.wait_final(f"CL-{n:06d}", timeout=30)
+    finally:
+        await ca.close()
+        await cb.close()
+    assert len(pair.ibps.books.items) == 20  # one channel item per order
+    assert pair.ibps.duplicates() == 0
+
+
+async def test_a_daily_cap_shared_by_both_is_never_exceeded(pair: Pair) -> None:
+    ca, cb = await pair.client(pair.a), await pair.client(pair.b)
+    orders = [_order(100 + n, amount=50_000) for n in range(40)]  # 2x the cap in all
+    try:
+        await asyncio.gather(*(c.submit(o) for c, o in zip([ca, cb] * 20, orders, strict=True)))
+        finals = [await (ca if i % 2 == 0 else cb).wait_final(o.client_order_id, timeout=30)
+                  for i, o in enumerate(orders)]
+    finally:
+        await ca.close()
+        await cb.close()
+    states = Counter((f.state, f.reason) for f in finals)
+    settled = sum(o.amount for o, f in zip(orders, finals, strict=True) if f.state == "SETTLED")
+    assert settled <= CAP  # the two workers together never overshot the shared cap
+    assert settled == CAP  # ... and used it up: exactly 20 of 40 went
+    assert states == {("SETTLED", None): 20, ("REJECTED", "AM14"): 20}
+    assert pair.ibps.books.settled_total() == settled
+
+
+async def test_a_killed_worker_is_taken_over(pair: Pair) -> None:
+    card = luhn("622202020000123")
+    cb = await pair.client(pair.b)
+    try:
+        # B takes a card payment; A holds the UnionPay session, so B hands it over, and the
+        # SETTLED that A reaches is pushed to B's session across the processes
+        via_a = _order(500, product="CARD", creditor=Party(account=card, name="持卡人",
+                                                            agent="103100000026"))
+        await cb.submit(via_a)
+        assert (await cb.wait_final(via_a.client_order_id, timeout=30)).state == "SETTLED"
+        # load on A, killed mid-way: every order it acknowledged must end, driven by B
+        ca = await pair.client(pair.a)
+        orders = [_order(600 + n, amount=100 + n) for n in range(300)]
+        acks = await asyncio.gather(*(ca.submit(o) for o in orders[:150]))
+        await pair.a.kill()
+        await ca.close()
+        assert len(acks) == 150
+        for o in orders[:150]:
+            reply = None
+            for _ in range(300):
+                reply = await cb.query(o.client_order_id)
+                if reply.status is not None and reply.status.final:
+                    break
+                await asyncio.sleep(0.1)
+            assert reply is not None and reply.found and reply.status is not None
+            assert reply.status.final, reply.status
+        # B now holds the UnionPay session too: a card payment through B goes through B
+        after = _order(501, product="CARD", creditor=Party(account=card, name="持卡人",
+                                                            agent="103100000026"))
+        await cb.submit(after)
+        assert (await cb.wait_final(after.client_order_id, timeout=30)).state == "SETTLED"
+    finally:
+        await cb.close()
+    assert pair.ibps.duplicates() == 0 and pair.unionpay.duplicates() == 0
+    # B took over the books: the outbox is posted to the end and the ledger balances
+    from accounting.poster import check_ledger
+    from accounting.worker import AccountingWorker
+
+    store = open_store(pair.store_url)
+    await store.open()
+    books = AccountingWorker(store, SystemClock())
+    try:
+        for _ in range(200):
+            if await books.lag() == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert await books.lag() == 0
+        assert (await check_ledger(books.ledger)).balanced
+    finally:
+        await books.ledger.close()
+        await store.close()
+
+
+async def test_serve_workers_share_one_port(tmp_path: Path) -> None:
+    """`payswitch serve --workers 2`: one port, connections spread over both workers."""
+    import sys
+
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    schema, store_url = await _pg_schema_url()
+    ibps = IbpsSimulator(IbpsConfig(), SystemClock())
+    config = tmp_path / "switch.toml"
+    config.write_text(
+        f'[server]\nport = 0\n\n[clients.{CLIENT_ID}]\nsecret = "{CLIENT_SECRET}"\n\n'
+        f"[channels.ibps]\nport = {await ibps.start()}\n", encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "switch.cli", "serve", "--workers", "2", "--config", str(config),
+        "--store", store_url, stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 120)).decode()
+        assert line.startswith("LISTENING ")
+        port = int(line.rsplit(":", 1)[1])
+        pids = (await proc.stdout.readline()).decode().split()[1:]
+        assert len(pids) == 2
+        clients = [await SwitchClient.connect("127.0.0.1", port, CLIENT_ID, CLIENT_SECRET)
+                   for _ in range(12)]
+        orders = [_order(900 + n) for n in range(48)]
+        await asyncio.gather(*(c.submit(o) for c, o in zip(clients * 4, orders, strict=True)))
+        for c, o in zip(clients * 4, orders, strict=True):
+            assert (await c.wait_final(o.client_order_id, timeout=30)).state == "SETTLED"
+        for c in clients:
+            await c.close()
+        store = open_store(store_url)
+        await store.open()
+        try:
+            owners = await store.pool.fetch(  # type: ignore[attr-defined]
+                "SELECT DISTINCT owner FROM payments WHERE owner IS NOT NULL")
+            assert len(owners) == 2  # the kernel spread the sessions over both workers
+        finally:
+            await store.close()
+    finally:
+        proc.terminate()
+        await proc.wait()
+        await ibps.stop()
+        await _drop_schema(schema)
