@@ -23,6 +23,7 @@ from switch.store.base import (
     HistoryRow,
     IntakeError,
     JournalEntry,
+    NewPayment,
     OutboxEvent,
     Store,
     StoreError,
@@ -348,15 +349,17 @@ class SqliteStore(Store):
         def write(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
-                links: list[tuple[str, int | None]] = []
-                for e in entries:
-                    cur = db.execute(
-                        "INSERT INTO channel_messages (channel, direction, at, kind, data) "
-                        "VALUES (?,?,?,?,?)",
-                        (e.channel, e.direction, e.at, e.kind, zlib.compress(e.data, 1)))
-                    links.extend((pid, cur.lastrowid) for pid in dict.fromkeys(e.payment_ids))
-                db.executemany("INSERT INTO channel_message_payments (payment_id, message_id) "
-                               "VALUES (?,?)", links)
+                first = db.execute("SELECT coalesce(max(id), 0) + 1 FROM channel_messages"
+                                   ).fetchone()[0]
+                db.executemany(
+                    "INSERT INTO channel_messages (id, channel, direction, at, kind, data) "
+                    "VALUES (?,?,?,?,?,?)",
+                    [(first + i, e.channel, e.direction, e.at, e.kind, zlib.compress(e.data, 1))
+                     for i, e in enumerate(entries)])
+                db.executemany(
+                    "INSERT INTO channel_message_payments (payment_id, message_id) VALUES (?,?)",
+                    [(pid, first + i) for i, e in enumerate(entries)
+                     for pid in dict.fromkeys(e.payment_ids)])
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -441,6 +444,36 @@ def _migrate(db: sqlite3.Connection) -> None:
             raise
 
 
+_CHUNK = 500  # bound variables per statement, far below SQLite's limit
+
+
+def _existing_keys(db: sqlite3.Connection, accepts: list[NewPayment]
+                   ) -> dict[tuple[str, str], Payment]:
+    """The payments already stored under the idempotency keys of these accepts."""
+    keys = list({(n.payment.client_id, n.payment.order.client_order_id) for n in accepts})
+    found: dict[tuple[str, str], Payment] = {}
+    for i in range(0, len(keys), _CHUNK):
+        part = keys[i:i + _CHUNK]
+        marks = ",".join("(?,?)" for _ in part)
+        for row in db.execute(
+                f"SELECT {_PAYMENT_COLS} FROM payments WHERE (client_id, client_order_id) "
+                f"IN (VALUES {marks})", [v for key in part for v in key]):
+            p = _payment_of(row)
+            found[(p.client_id, p.order.client_order_id)] = p
+    return found
+
+
+def _states(db: sqlite3.Connection, payment_ids: set[str]) -> dict[str, str]:
+    ids = list(payment_ids)
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), _CHUNK):
+        part = ids[i:i + _CHUNK]
+        out.update(db.execute(
+            f"SELECT payment_id, state FROM payments WHERE payment_id IN "
+            f"({','.join('?' * len(part))})", part).fetchall())
+    return out
+
+
 def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
     accepted: list[tuple[Payment, bool]] = []
     applied: list[bool] = []
@@ -449,45 +482,51 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
     moved: list[Transition] = []  # applied transitions that change caps
     db.execute("BEGIN IMMEDIATE")
     try:
+        # The write lock is ours until COMMIT: read what exists once, decide every row here,
+        # then write in bulk (a statement per row costs more than the rows themselves).
+        existing = _existing_keys(db, batch.accepts)
+        state: dict[str, str] = {}  # payment id -> state as this batch leaves it
+        fresh: list[tuple[object, ...]] = []
         for new in batch.accepts:
             p = new.payment
-            cur = db.execute(
-                f"INSERT INTO payments ({_PAYMENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (client_id, client_order_id) DO NOTHING",
-                _payment_row(p),
+            key = (p.client_id, p.order.client_order_id)
+            if key in existing:
+                accepted.append((existing[key], False))
+                continue
+            existing[key] = p  # the same key again later in this batch is a resend of it
+            accepted.append((p, True))
+            fresh.append(_payment_row(p))
+            state[p.payment_id] = p.state
+            history.append((p.payment_id, None, p.state, p.created_at, "intake", p.reason, None))
+            outbox.extend(
+                (p.payment_id, e.type, encode_body(e.body), p.created_at) for e in new.events
             )
-            if cur.rowcount == 1:
-                accepted.append((p, True))
-                history.append(
-                    (p.payment_id, None, p.state, p.created_at, "intake", p.reason, None))
-                outbox.extend(
-                    (p.payment_id, e.type, encode_body(e.body), p.created_at) for e in new.events
-                )
-            else:
-                row = db.execute(
-                    f"SELECT {_PAYMENT_COLS} FROM payments "
-                    "WHERE client_id = ? AND client_order_id = ?",
-                    (p.client_id, p.order.client_order_id),
-                ).fetchone()
-                accepted.append((_payment_of(row), False))
+        if fresh:
+            db.executemany(
+                f"INSERT INTO payments ({_PAYMENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                fresh)
+        state.update(_states(db, {t.payment_id for t in batch.transitions} - state.keys()))
+        updates: list[tuple[object, ...]] = []
         for t in batch.transitions:
-            cur = db.execute(
+            ok = state.get(t.payment_id) == t.from_state
+            applied.append(ok)
+            if not ok:
+                continue
+            state[t.payment_id] = t.to_state
+            updates.append((t.to_state, t.reason, t.channel, t.fee, t.business_date, t.at,
+                            t.payment_id, t.from_state))
+            if t.caps:
+                moved.append(t)
+            history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason,
+                            t.route_decision))
+            outbox.extend(
+                (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
+            )
+        if updates:
+            db.executemany(
                 "UPDATE payments SET state = ?, reason = ?, channel = coalesce(?, channel), "
                 "fee = coalesce(?, fee), business_date = coalesce(?, business_date), "
-                "updated_at = ? WHERE payment_id = ? AND state = ?",
-                (t.to_state, t.reason, t.channel, t.fee, t.business_date, t.at, t.payment_id,
-                 t.from_state),
-            )
-            ok = cur.rowcount == 1
-            applied.append(ok)
-            if ok:
-                if t.caps:
-                    moved.append(t)
-                history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause, t.reason,
-                                t.route_decision))
-                outbox.extend(
-                    (t.payment_id, e.type, encode_body(e.body), t.at) for e in t.events
-                )
+                "updated_at = ? WHERE payment_id = ? AND state = ?", updates)
         caps = cap_totals(moved)
         if caps:
             db.executemany(
