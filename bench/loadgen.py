@@ -135,6 +135,10 @@ def channel_mix(n: int, seed: int, *, run: str = "D") -> list[Order]:
     return orders
 
 
+# The seeded order books a scenario or a load can name: (count, seed, run=...) -> orders.
+GENERATORS = {"channel_mix": channel_mix, "order_mix": order_mix}
+
+
 class LoadResult(msgspec.Struct):
     acks: dict[str, Ack]
     finals: dict[str, Status]

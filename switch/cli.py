@@ -197,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     from accounting.cli import add_commands
 
     add_commands(sub)  # ledger trial-balance | account | payment, accounting run
+    __import__("bench.regress.cli", fromlist=["_"]).add_commands(sub)  # regress record|replay..
 
     sim = sub.add_parser("simulate", help="run a channel simulator")
     sim.add_argument("channel", help="IBPS, HVPS, BEPS, UnionPay, CIPS, SWIFT, or 'all'")

@@ -1,0 +1,125 @@
+"""`payswitch regress ...`: golden transcripts, traffic replay and test-impact analysis.
+
+Exit codes as the switch's: 0 success (no difference), 1 a difference, an unmet expectation or
+a failed run, 2 bad arguments (an unknown scenario, an unreadable file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["add_commands", "record", "replay"]
+
+
+def _run(coro: Any) -> Any:
+    import uvloop
+
+    return uvloop.run(coro)
+
+
+def _scenarios(names: list[str], every: bool) -> list[Any]:
+    from bench.regress.scenario import load_scenario, scenario_names
+
+    if every:
+        names = scenario_names()
+    if not names:
+        raise ValueError("name a scenario (or --all)")
+    return [load_scenario(n) for n in names]
+
+
+def record(names: list[str], *, every: bool = False, store: str | None = None,
+           force: bool = False) -> int:
+    """Run each scenario and write its golden transcript (not when an expectation fails,
+    unless ``force``)."""
+    from bench.regress.run import run_scenario
+    from bench.regress.transcript import write_transcript
+
+    status = 0
+    for scenario in _scenarios(names, every):
+        transcript = _run(run_scenario(scenario, store))
+        failures = scenario.expect.failures(transcript)
+        for line in failures:
+            print(f"{scenario.name}: {line}", file=sys.stderr)
+        if failures and not force:
+            print(f"{scenario.name}: not recorded (expectations unmet; --force records anyway)",
+                  file=sys.stderr)
+            status = 1
+            continue
+        write_transcript(scenario.golden_path, transcript)
+        print(f"{scenario.name}: recorded {scenario.golden_path} "
+              f"({len(transcript['orders'])} orders, "
+              f"{sum(len(m) for m in transcript['messages'].values())} channel messages)")
+    return status
+
+
+def replay(names: list[str], *, every: bool = False, store: str | None = None) -> int:
+    """Run each scenario again; print every difference from its golden transcript and every
+    unmet expectation. 0 when there is none."""
+    from bench.regress.run import run_scenario
+    from bench.regress.transcript import diff_transcripts, read_transcript
+
+    status = 0
+    for scenario in _scenarios(names, every):
+        if not scenario.golden_path.exists():
+            print(f"{scenario.name}: no golden transcript at {scenario.golden_path} "
+                  "(payswitch regress record first)", file=sys.stderr)
+            status = 1
+            continue
+        transcript = _run(run_scenario(scenario, store))
+        lines = [f"expectation: {f}" for f in scenario.expect.failures(transcript)]
+        lines += diff_transcripts(read_transcript(scenario.golden_path), transcript)
+        if lines:
+            status = 1
+            print(f"{scenario.name}: {len(lines)} difference(s)")
+            for line in lines:
+                print(f"  {line}")
+        else:
+            print(f"{scenario.name}: identical to {scenario.golden_path.name}")
+    return status
+
+
+def _guard(fn: Any) -> Any:
+    def call(args: argparse.Namespace) -> int:
+        try:
+            return int(fn(args))
+        except ValueError as exc:
+            print(f"payswitch regress: {exc}", file=sys.stderr)
+            return 2
+
+    return call
+
+
+def add_commands(sub: Any) -> None:
+    """Mount `regress ...` on the switch's argparse subparsers."""
+    regress = sub.add_parser("regress", help="golden transcripts of scenarios, traffic replay, "
+                                             "test-impact analysis")
+    rsub = regress.add_subparsers(dest="regress_command", required=True)
+
+    def scenarios(p: argparse.ArgumentParser) -> None:
+        p.add_argument("scenario", nargs="*", help="a name in tests/scenarios/ or a .toml path")
+        p.add_argument("--all", action="store_true", help="every scenario in tests/scenarios/")
+        p.add_argument("--store", help="store URL (default: a throw-away SQLite file)")
+
+    rec = rsub.add_parser("record", help="run a scenario and write its golden transcript")
+    scenarios(rec)
+    rec.add_argument("--force", action="store_true",
+                     help="record even when the scenario's expectations are not met")
+    rec.set_defaults(func=_guard(lambda a: record(a.scenario, every=a.all, store=a.store,
+                                                  force=a.force)))
+    rep = rsub.add_parser("replay", help="run a scenario again and diff it from its golden "
+                                         "transcript")
+    scenarios(rep)
+    rep.set_defaults(func=_guard(lambda a: replay(a.scenario, every=a.all, store=a.store)))
+    lst = rsub.add_parser("list", help="the scenarios and what each is about")
+    lst.set_defaults(func=_guard(lambda a: _list()))
+
+
+def _list() -> int:
+    from bench.regress.scenario import load_scenario, scenario_names
+
+    for name in scenario_names():
+        first = load_scenario(name).description.strip().splitlines()[0]
+        print(f"{name:28} {first}")
+    return 0
