@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-__all__ = ["add_commands", "record", "replay"]
+__all__ = ["add_commands", "impact", "record", "replay"]
 
 
 def _run(coro: Any) -> Any:
@@ -80,6 +80,28 @@ def replay(names: list[str], *, every: bool = False, store: str | None = None) -
     return status
 
 
+def impact(since: str, *, run: bool = False, map_path: str | None = None,
+           as_json: bool = False) -> int:
+    """Print what the change since ``since`` touches; 1 when ``run`` and a test failed."""
+    import json
+    from pathlib import Path
+
+    from bench.regress.impact import DEFAULT_MAP, analyse, render, repository_root, run_selected
+
+    root = repository_root(Path.cwd())
+    cmap = Path(map_path) if map_path else root / DEFAULT_MAP
+    if not cmap.exists() and not run:
+        raise ValueError(f"no coverage map at {cmap}: run the tests with --impact-map={cmap} "
+                         "first")
+    result = analyse(root, since, cmap)
+    status = 0
+    if run:
+        status = 1 if run_selected(root, result.tests, cmap) else 0
+        result = analyse(root, since, cmap)
+    print(json.dumps(result.as_dict()) if as_json else render(result))
+    return status
+
+
 def _guard(fn: Any) -> Any:
     def call(args: argparse.Namespace) -> int:
         try:
@@ -112,6 +134,17 @@ def add_commands(sub: Any) -> None:
                                          "transcript")
     scenarios(rep)
     rep.set_defaults(func=_guard(lambda a: replay(a.scenario, every=a.all, store=a.store)))
+    imp = rsub.add_parser("impact", help="changed functions, the tests and scenarios that run "
+                                         "them, and the coverage of the changed lines")
+    imp.add_argument("--since", default="HEAD", help="git revision to diff the work tree "
+                                                     "against (default HEAD)")
+    imp.add_argument("--run", action="store_true",
+                     help="run just the selected tests (refreshing the map), then answer")
+    imp.add_argument("--map", help="the coverage map (default: .payswitch-impact.db at the "
+                                   "repository's root; pytest --impact-map keeps it)")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(func=_guard(lambda a: impact(a.since, run=a.run, map_path=a.map,
+                                                  as_json=a.json)))
     lst = rsub.add_parser("list", help="the scenarios and what each is about")
     lst.set_defaults(func=_guard(lambda a: _list()))
 
