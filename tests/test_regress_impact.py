@@ -106,3 +106,15 @@ def test_without_a_map_impact_says_how_to_make_one(tmp_path: Path) -> None:
     assert _run(repo, "git", "init", "-q").returncode == 0
     proc = _run(repo, sys.executable, "-m", "switch.cli", "regress", "impact")
     assert proc.returncode == 2 and "--impact-map" in proc.stderr
+
+
+def test_scenarios_are_named_from_the_scenario_suite_tests() -> None:
+    from bench.regress.impact import Impact
+
+    impact = Impact()
+    impact.scenario_names = {"ibps_basics", "hvps_queue"}
+    impact.functions["routing/fees.py::split_vat"] = {
+        "tests/test_regress_scenarios.py::test_scenario_replays_its_golden_transcript"
+        "[sqlite-ibps_basics]",
+        "tests/test_routing_fees.py::test_vat_split[0-600-0-0]"}
+    assert impact.scenarios == ["ibps_basics"]

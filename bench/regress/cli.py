@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-__all__ = ["add_commands", "impact", "record", "replay"]
+__all__ = ["add_commands", "impact", "record", "replay", "replay_traffic"]
 
 
 def _run(coro: Any) -> Any:
@@ -102,6 +102,46 @@ def impact(since: str, *, run: bool = False, map_path: str | None = None,
     return status
 
 
+def replay_traffic(path: str, *, speed: float, seed: int = 1, faults: str | None = None,
+                   store: str | None = None, record_to: str | None = None,
+                   timeout: float = 300.0, as_json: bool = False,
+                   start: str | None = None) -> int:
+    """Send a traffic file through the switch; 1 when an outcome differs from `expected` or
+    an order did not end final. ``record_to`` writes the file again with what each order
+    ended as in its `expected` column."""
+    import json
+    from datetime import datetime
+    from pathlib import Path
+
+    from bench.regress.traffic import read_traffic, write_traffic
+    from bench.regress.traffic import replay_traffic as replay_rows
+
+    rows = read_traffic(Path(path))
+    begin = datetime.fromisoformat(start) if start else None
+    if begin is not None and begin.tzinfo is None:
+        raise ValueError("--start needs a UTC offset")
+    result = _run(replay_rows(rows, speed=speed, seed=seed, faults=faults, store_url=store,
+                              timeout=timeout, start=begin))
+    not_final = sorted(k for k, v in result["outcomes"].items() if "not final" in v)
+    if record_to:
+        write_traffic(Path(record_to), [
+            {**{k: v for k, v in r.raw.items() if k != "expected"},
+             "expected": result["outcomes"][r.order.client_order_id]} for r in rows])
+    if as_json:
+        print(json.dumps({k: v for k, v in result.items() if k != "outcomes"}))
+    else:
+        print(f"{result['orders']} orders at {speed:g}x, {result['checked']} with an expected "
+              f"outcome; final states: {result['by_state']}")
+        for m in result["mismatches"]:
+            print(f"  {m['client_order_id']}: expected {m['expected']}, got {m['got']}")
+        for coid in not_final:
+            print(f"  {coid}: {result['outcomes'][coid]}")
+        print(f"{len(result['mismatches'])} mismatch(es), {len(not_final)} not final")
+        if record_to:
+            print(f"recorded the outcomes as `expected` in {record_to}")
+    return 1 if result["mismatches"] or not_final else 0
+
+
 def _guard(fn: Any) -> Any:
     def call(args: argparse.Namespace) -> int:
         try:
@@ -145,6 +185,24 @@ def add_commands(sub: Any) -> None:
     imp.add_argument("--json", action="store_true")
     imp.set_defaults(func=_guard(lambda a: impact(a.since, run=a.run, map_path=a.map,
                                                   as_json=a.json)))
+    tr = rsub.add_parser("replay-traffic", help="a recorded order file (CSV or JSON lines) "
+                                                "through the switch against the simulators")
+    tr.add_argument("file")
+    tr.add_argument("--speed", type=float, default=1.0,
+                    help="business time per wall second (10: ten times as fast)")
+    tr.add_argument("--seed", type=int, default=1, help="the simulators' seed")
+    tr.add_argument("--faults", help="'chaos' or a farm fault plan (TOML)")
+    tr.add_argument("--store", help="store URL (default: a throw-away SQLite file)")
+    tr.add_argument("--record", metavar="OUT",
+                    help="write the file again with each order's outcome as `expected`")
+    tr.add_argument("--timeout", type=float, default=300.0,
+                    help="seconds to wait for final states after the last order")
+    tr.add_argument("--start", help="business time of offset 0 (ISO 8601 with offset; default "
+                                    "2026-03-02T10:00:40+08:00, a working Monday)")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=_guard(lambda a: replay_traffic(
+        a.file, speed=a.speed, seed=a.seed, faults=a.faults, store=a.store,
+        record_to=a.record, timeout=a.timeout, as_json=a.json, start=a.start)))
     lst = rsub.add_parser("list", help="the scenarios and what each is about")
     lst.set_defaults(func=_guard(lambda a: _list()))
 

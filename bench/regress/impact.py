@@ -29,7 +29,7 @@ __all__ = ["DEFAULT_MAP", "Impact", "analyse", "changed_lines", "functions", "st
 
 DEFAULT_MAP = ".payswitch-impact.db"  # at the repository's root (git ignores it)
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
-_SCENARIO_TEST = re.compile(r"test_regress_scenarios\.py::\w+\[([\w-]+?)(?:-\w+)?\]$")
+_PARAMS = re.compile(r"\[(.+)\]$")
 
 
 def changed_lines(diff: str) -> tuple[set[int], set[int]]:
@@ -90,6 +90,7 @@ class Impact:
         self.lines: dict[str, dict[int, set[str]]] = {}  # file -> changed line -> tests
         self.measured: dict[str, bool] = {}  # file -> the map has it as it is now
         self.stale: set[str] = set()  # files the map only knows in other versions
+        self.scenario_names: set[str] = set()  # tests/scenarios/*.toml of the repository
 
     @property
     def tests(self) -> list[str]:
@@ -101,7 +102,9 @@ class Impact:
 
     @property
     def scenarios(self) -> list[str]:
-        return sorted({m.group(1) for t in self.tests if (m := _SCENARIO_TEST.search(t))})
+        """The scenarios among the tests' parameters (the scenario suite runs one each)."""
+        return sorted({part for t in self.tests if (m := _PARAMS.search(t))
+                       for part in m.group(1).split("-") if part in self.scenario_names})
 
     def uncovered(self) -> dict[str, list[int]]:
         return {f: sorted(n for n, tests in lines.items() if not tests)
@@ -147,6 +150,7 @@ def analyse(root: Path, since: str = "HEAD", map_path: Path | None = None) -> Im
     names += _git(root, "ls-files", "--others", "--exclude-standard").split()
     cmap = CoverageMap(map_path or root / DEFAULT_MAP)
     impact = Impact()
+    impact.scenario_names = {p.stem for p in (root / "tests" / "scenarios").glob("*.toml")}
     try:
         for name in sorted({n for n in names if n.endswith(".py")}):
             _analyse_file(root, since, name, cmap, impact)
