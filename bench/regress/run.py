@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import secrets
 import tempfile
@@ -55,7 +56,8 @@ class RecordingClient(SwitchClient):
 
     def submit_recorded(self, order: Order) -> asyncio.Future[proto.Ack]:
         fut = self.submit_nowait(order)
-        self._order_of_seq[max(self._pending)] = order.client_order_id
+        if not fut.done():  # sent: the newest request waiting for its answer is this one
+            self._order_of_seq[max(self._pending)] = order.client_order_id
         self._frame(order.client_order_id, "SUBMIT",
                     flatten(msgspec.to_builtins(order)))
         return fut
@@ -89,7 +91,7 @@ class Run:
         self.orders = {o.client_order_id: o for o in scenario.order_list()}
         self.sent: list[str] = []
         self.messages: list[MessageRecord] = []
-        self._commits = 0  # store commits under way
+        self._store_calls = 0  # store calls under way (a thread or the database at work)
         self.app: SwitchApp | None = None
         self.client: RecordingClient | None = None
 
@@ -107,21 +109,25 @@ class Run:
         app = self.app = SwitchApp(config, store_url=self.store_url, clock=self.clock)
         for adapter in app.engine.adapters.values():
             adapter.on_message = _tee(adapter.on_message, self.messages.append)
-        inner = app.store.commit
-
-        async def commit(batch: Any) -> Any:
-            self._commits += 1
-            try:
-                return await inner(batch)
-            finally:
-                self._commits -= 1
-
-        app.store.commit = commit  # type: ignore[method-assign]
+        # every store call is counted while under way
+        for name, _ in inspect.getmembers(type(app.store), inspect.iscoroutinefunction):
+            if not name.startswith("_"):
+                setattr(app.store, name, self._counted(getattr(app.store, name)))
         port = await app.start(port=0)
         client = await RecordingClient.connect("127.0.0.1", port, CLIENT_ID, secret)
         assert isinstance(client, RecordingClient)
         self.client = client
         await self.settle()
+
+    def _counted(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            self._store_calls += 1
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                self._store_calls -= 1
+
+        return call
 
     async def stop(self) -> None:
         if self.client is not None:
@@ -192,7 +198,7 @@ class Run:
         return all(i in statuses and statuses[i].final for i in self.sent)
 
     async def settle(self) -> None:
-        """Wait until nothing moves: no store commit under way, nothing in the engine's inbox,
+        """Wait until nothing moves: no store call under way, nothing in the engine's inbox,
         every channel link up (bounded), and no message, frame or commit for a few polls."""
         assert self.app is not None
         engine = self.app.engine
@@ -206,7 +212,7 @@ class Run:
             now = (len(self.messages), self.client.frame_count if self.client else 0,
                    engine.stats.commits, engine.stats.transitions,
                    sum(len(s.server.traffic or ()) for s in self.farm.simulators.values()))
-            busy = self._commits or engine.backlog or links_down
+            busy = self._store_calls or engine.backlog or links_down
             quiet = 0 if busy or now != last else quiet + 1
             last = now
 
