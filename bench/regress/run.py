@@ -35,7 +35,7 @@ from switch.clock import VirtualClock
 from switch.config import ClientConfig, ServerConfig, SwitchConfig
 from switch.order import Order
 
-__all__ = ["CLIENT_ID", "Run", "run_scenario"]
+__all__ = ["CLIENT_ID", "Run", "run_scenario", "switch_config"]
 
 log = logging.getLogger("payswitch.regress")
 
@@ -100,12 +100,8 @@ class Run:
     async def start(self) -> None:
         ports = await self.farm.start()
         secret = secrets.token_hex(16)
-        channels = {key: adapter_class(key).Config(port=ports[key],
-                                                   **self.scenario.links.get(key, {}))
-                    for key in self.scenario.channels}
-        config = SwitchConfig(server=ServerConfig(port=0),
-                              clients={CLIENT_ID: ClientConfig(secret=secret)},
-                              channels=channels)
+        config = switch_config({k: ports[k] for k in self.scenario.channels},
+                               self.scenario.links, CLIENT_ID, secret)
         app = self.app = SwitchApp(config, store_url=self.store_url, clock=self.clock)
         for adapter in app.engine.adapters.values():
             adapter.on_message = _tee(adapter.on_message, self.messages.append)
@@ -282,6 +278,16 @@ class Run:
                 "duplicates": sim.duplicates()}
                 for key, sim in self.farm.simulators.items() if key in self.scenario.channels},
         }
+
+
+def switch_config(ports: dict[str, int], links: dict[str, dict[str, Any]], client_id: str,
+                  secret: str) -> SwitchConfig:
+    """A switch on a free port with one core system, linked to simulators at ``ports``
+    (channel key -> port), each link with its ``links`` options."""
+    return SwitchConfig(
+        server=ServerConfig(port=0), clients={client_id: ClientConfig(secret=secret)},
+        channels={key: adapter_class(key).Config(port=port, **links.get(key, {}))
+                  for key, port in ports.items()})
 
 
 def _balances(sim: Any) -> dict[str, dict[str, int]]:

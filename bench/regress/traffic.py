@@ -35,13 +35,12 @@ from typing import Any
 
 import msgspec
 
-from adapters import adapter_class
 from bench.loadgen import CLOSED_ACCOUNTS
+from bench.regress.run import switch_config
 from simulators.farm import Farm, farm_config, load_farm_faults
 from switch.app import SwitchApp
 from switch.client import SwitchClient
 from switch.clock import ShiftedClock
-from switch.config import ClientConfig, ServerConfig, SwitchConfig
 from switch.demo import DEMO_DAY
 from switch.order import Order
 
@@ -160,9 +159,7 @@ async def replay_traffic(rows: list[TrafficRow], *, speed: float, seed: int = 1,
                 faults=load_farm_faults(faults))
     ports = await farm.start()
     secret = secrets.token_hex(16)
-    config = SwitchConfig(
-        server=ServerConfig(port=0), clients={CLIENT_ID: ClientConfig(secret=secret)},
-        channels={key: adapter_class(key).Config(port=port) for key, port in ports.items()})
+    config = switch_config(ports, {}, CLIENT_ID, secret)
     with tempfile.TemporaryDirectory(prefix="payswitch-traffic-") as tmp:
         app = SwitchApp(config, store_url=store_url or f"sqlite://{tmp}/traffic.db",
                         clock=clock)

@@ -174,6 +174,9 @@ def diff_transcripts(golden: Mapping[str, Any], actual: Mapping[str, Any]) -> li
     for group in _keys(gold_msgs, new_msgs):
         out += _messages_diff(group, gold_msgs.get(group, []), new_msgs.get(group, []))
     out += _mapping_diff("ledger", golden.get("ledger", {}), actual.get("ledger", {}))
+    if golden.get("ledger_balanced") != actual.get("ledger_balanced"):
+        out.append(f"ledger balanced: {golden.get('ledger_balanced')} -> "
+                   f"{actual.get('ledger_balanced')}")
     gold_ch, new_ch = golden.get("channels", {}), actual.get("channels", {})
     for channel in _keys(gold_ch, new_ch):
         out += _mapping_diff(f"{channel} books", flatten(gold_ch.get(channel, {})),
