@@ -473,7 +473,6 @@ async def run_load(spec: LoadSpec, *, process: int = 0, start_at: float | None =
                                 errors=conn.errors, ack_hist=conn.ack_hist.encode(),
                                 final_hist=conn.final_hist.encode(),
                                 error_samples=conn.errors_seen))
-    report.samples = samples
     return report
 
 

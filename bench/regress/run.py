@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
 import secrets
 import tempfile
 import time
@@ -36,8 +35,6 @@ from switch.config import ClientConfig, ServerConfig, SwitchConfig
 from switch.order import Order
 
 __all__ = ["CLIENT_ID", "Run", "run_scenario", "switch_config"]
-
-log = logging.getLogger("payswitch.regress")
 
 CLIENT_ID = "REGRESS-CORE"
 _QUIET_POLLS = 4  # polls in a row with nothing happening before the clock may move
