@@ -89,6 +89,8 @@ setup(
             "cython>=3.0",
             "pyyaml>=6.0",  # reads the Prometheus alert rules file in tests
             "trustme>=1.1",  # throw-away CA and certificates for the TLS tests
+            "hdrhistogram>=0.10",  # the load generator's latency histograms, mergeable
+            "coverage>=7.4",  # per-test coverage contexts: the map `regress impact` reads
         ],
     },
     entry_points={"console_scripts": ["payswitch=switch.cli:main"]},

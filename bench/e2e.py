@@ -1,10 +1,22 @@
 """End-to-end benchmark: orders/s and ack latency of the whole switch, beside a bare baseline.
 
-    python -m bench.e2e [--orders N] [--window W] [--metrics] [--json]
+    python -m bench.e2e [--orders N] [--window W] [--metrics] [--sustained-seconds S] [--json]
 
-The switch (embedded SQLite store) and the IBPS simulator run as their own processes; the load
-comes from this one, over the real protocol. The baseline, measured in the same run, sends the
-same SUBMIT frames with the same window to a bare uvloop echo server (bench/echo_server.py).
+The switch (embedded SQLite store) and the simulators run as their own processes; the load
+comes from this one, over the real protocol. Four figures, each beside a baseline measured in
+the same run (the same SUBMIT frames sent to a bare uvloop echo server, bench/echo_server.py):
+
+- **intake**: a burst of IBPS orders, closed loop with a window: orders acknowledged per second
+  (``intake_per_s``; ``orders_per_s`` counts them until final) and ack latency;
+- **at 50 % and 90 %** of that intake rate, open loop (fixed arrival rate, latency from when
+  each order was due): ack p50 / p99, and the echo server's at the same rates;
+- **sustained**: the six channel simulators in their own process on the demo's business day,
+  a mixed order book across channels at a fixed rate for ``--sustained-seconds`` (>= 60):
+  orders reaching a final state per second (``final_per_s``) and whether the backlog (acked,
+  not final) grew: its lowest point in the second half against the first. BEPS nets once a
+  minute of business time, so the backlog is a saw-tooth whose floor is what tells; the
+  business clock runs ``--sustained-clock-speed`` times wall speed (default 6: a netting
+  session every 10 s), so a minute's run holds several sessions.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from typing import cast
 
 import uvloop
 
-from bench.loadgen import drive, order_mix, percentile
+from bench.loadgen import LoadSpec, drive, generate_load, order_mix, percentile
 from fastpath.framescan import FrameScanner
 from switch import protocol as proto
 from switch.client import SwitchClient
@@ -62,26 +74,40 @@ async def child(*args: str, metrics: bool = False) -> AsyncIterator[int]:
 
 
 class _Pipe(asyncio.Protocol):
-    """Raw pipelined frames for the baseline: counts replies and their latency."""
+    """Raw pipelined frames for the baseline: counts replies and their latency. With a
+    ``rate`` the frames leave on a fixed schedule (open loop), each timed from when it was due.
+    """
 
-    def __init__(self, frames: list[bytes], window: int, done: asyncio.Future[None]) -> None:
+    def __init__(self, frames: list[bytes], window: int, done: asyncio.Future[None],
+                 rate: float = 0.0) -> None:
         self.frames = frames
         self.window = window
         self.done = done
+        self.rate = rate
         self.scanner = FrameScanner(1 << 20)
         self.sent_at: list[float] = []
         self.latency_ms: list[float] = []
+        self.start = time.perf_counter()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.start = time.perf_counter()
         self._top_up()
 
     def _top_up(self) -> None:
         start = len(self.sent_at)
         stop = min(len(self.frames), len(self.latency_ms) + self.window)
-        if stop > start:
-            now = time.perf_counter()
+        now = time.perf_counter()
+        if self.rate:
+            due = int((now - self.start) * self.rate) + 1
+            stop = min(stop, due)
+            if stop > start:
+                self.sent_at.extend(self.start + i / self.rate for i in range(start, stop))
+            if len(self.sent_at) < len(self.frames):
+                asyncio.get_running_loop().call_later(0.001, self._top_up)
+        elif stop > start:
             self.sent_at.extend([now] * (stop - start))
+        if stop > start:
             self.transport.write(b"".join(self.frames[start:stop]))
 
     def data_received(self, data: bytes) -> None:
@@ -95,7 +121,9 @@ class _Pipe(asyncio.Protocol):
             self._top_up()
 
 
-async def baseline(n: int, window: int, timeout: float) -> dict[str, float]:
+async def baseline(n: int, window: int, timeout: float, rate: float = 0.0,
+                   prefix: str = "baseline") -> dict[str, float]:
+    """The bare echo server: a burst with ``window`` in flight, or ``n`` frames at ``rate``."""
     frames = [proto.encode(proto.Submit(seq=i, order=o))
               for i, o in enumerate(order_mix(n, seed=99, run="BASE"))]
     async with child("-m", "bench.echo_server") as port:
@@ -103,15 +131,15 @@ async def baseline(n: int, window: int, timeout: float) -> dict[str, float]:
         done: asyncio.Future[None] = loop.create_future()
         started = time.perf_counter()
         transport, pipe = await loop.create_connection(
-            lambda: _Pipe(frames, window, done), "127.0.0.1", port
+            lambda: _Pipe(frames, window, done, rate), "127.0.0.1", port
         )
         await asyncio.wait_for(done, timeout)
         seconds = time.perf_counter() - started
         transport.close()
     return {
-        "baseline_frames_per_s": round(n / seconds, 1),
-        "baseline_p50_ms": round(percentile(pipe.latency_ms, 50), 3),
-        "baseline_p99_ms": round(percentile(pipe.latency_ms, 99), 3),
+        f"{prefix}_frames_per_s": round(n / seconds, 1),
+        f"{prefix}_p50_ms": round(percentile(pipe.latency_ms, 50), 3),
+        f"{prefix}_p99_ms": round(percentile(pipe.latency_ms, 99), 3),
     }
 
 
@@ -121,8 +149,9 @@ async def _scrape(url: str) -> None:
         await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
 
 
-async def switch_run(n: int, window: int, timeout: float,
-                     metrics: bool = False) -> dict[str, object]:
+@contextlib.asynccontextmanager
+async def ibps_switch(window: int, metrics: bool = False) -> AsyncIterator[tuple[int, str]]:
+    """The switch with the IBPS simulator, each its own process; yields (port, secret)."""
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="payswitch-bench-") as tmp:
         sim_cfg = Path(tmp, "ibps.toml")
@@ -138,25 +167,138 @@ async def switch_run(n: int, window: int, timeout: float,
             async with child("-m", "switch.cli", "serve", "--config", str(cfg), "--store",
                              f"sqlite://{tmp}/bench.db", "--port", "0", *extra,
                              metrics=metrics) as port:
-                client = await SwitchClient.connect("127.0.0.1", port, "BENCH", secret)
-                orders = order_mix(n, seed=7, run=f"B{int(time.time())}")
-                result = await drive(client, orders, window=window, final_timeout=timeout)
-                await client.close()
+                yield port, secret
+
+
+async def switch_run(n: int, window: int, timeout: float, metrics: bool = False,
+                     rates: tuple[float, ...] = (), open_seconds: float = 5.0
+                     ) -> dict[str, object]:
+    """A burst of ``n`` orders (closed loop), then open-loop runs at each fraction of the
+    burst's intake rate in ``rates``."""
+    figures: dict[str, object] = {}
+    async with ibps_switch(window, metrics) as (port, secret):
+        client = await SwitchClient.connect("127.0.0.1", port, "BENCH", secret)
+        orders = order_mix(n, seed=7, run=f"B{int(time.time())}")
+        result = await drive(client, orders, window=window, final_timeout=timeout)
+        await client.close()
+        intake = len(result.acks) / result.ack_seconds if result.ack_seconds else 0.0
+        figures.update({
+            "orders": n,
+            "final": len(result.finals),
+            "errors": len(result.errors),
+            "orders_per_s": round(len(result.finals) / result.seconds, 1),
+            "intake_per_s": round(intake, 1),
+            "ack_p50_ms": round(percentile(result.ack_latency_ms, 50), 3),
+            "ack_p99_ms": round(percentile(result.ack_latency_ms, 99), 3),
+            "seconds": round(result.seconds, 3),
+        })
+        for share in rates:
+            rate = max(1.0, share * intake)
+            spec = LoadSpec(port=port, client_id="BENCH", secret=secret, mode="open",
+                            rate=rate, window=window, orders=max(1, int(rate * open_seconds)),
+                            seconds=open_seconds, final_timeout=timeout,
+                            run=f"R{round(share * 100)}-{int(time.time()) % 10**6}-")
+            load = (await generate_load(spec)).figures()
+            tag = f"at{round(share * 100)}"
+            figures.update({f"{tag}_rate": round(rate, 1),
+                            f"{tag}_orders_per_s": load["acked_per_s"],
+                            f"{tag}_ack_p50_ms": load["ack_p50_ms"],
+                            f"{tag}_ack_p99_ms": load["ack_p99_ms"],
+                            f"{tag}_errors": load["errors"]})
+    return figures
+
+
+# Channel links for a long load, in business seconds: deadlines well above a loaded machine's
+# reply times even on a fast business clock.
+_SUSTAINED_LINKS: dict[str, dict[str, object]] = {
+    "ibps": {"reply_timeout_s": 120.0}, "hvps": {"reply_timeout_s": 120.0},
+    "beps": {"reply_timeout_s": 120.0, "package_wait_s": 1.0, "pending_timeout_s": 600.0},
+    "unionpay": {"reply_timeout_s": 120.0}, "cips": {"reply_timeout_s": 120.0},
+    "swift": {"reply_timeout_s": 120.0},
+}
+
+
+async def sustained_run(rate: float, seconds: float, window: int, timeout: float,
+                        speed: float = 6.0) -> dict[str, object]:
+    """The mixed order book on all six channels at ``rate`` orders/s for ``seconds``."""
+    from switch.clock import ShiftedClock
+    from switch.demo import DEMO_DAY, simulator_farm
+
+    secret = secrets.token_hex(16)
+    clock = ShiftedClock(DEMO_DAY, anchor=time.time(), speed=speed)
+    with tempfile.TemporaryDirectory(prefix="payswitch-sustained-") as tmp:
+        async with simulator_farm(7, None, clock) as ports:
+            cfg = Path(tmp, "switch.toml")
+            links = "".join(
+                f"\n[channels.{key}]\nport = {port}\n" + "".join(
+                    f"{k} = {v}\n" for k, v in _SUSTAINED_LINKS[key].items())
+                for key, port in ports.items())
+            cfg.write_text(f'[server]\nport = 0\nwindow = {window}\n\n'
+                           f'[clients.BENCH]\nsecret = "{secret}"\n{links}')
+            async with child("-m", "bench.e2e", "--serve", str(cfg), "--store",
+                             f"sqlite://{tmp}/sustained.db", "--clock", clock.spec()) as port:
+                spec = LoadSpec(port=port, client_id="BENCH", secret=secret, mode="open",
+                                rate=rate, window=window, orders=int(rate * seconds) + 1,
+                                seconds=seconds, final_timeout=timeout,
+                                generator="channel_mix", run=f"M{int(time.time())}-")
+                report = await generate_load(spec)
+    load = report.figures()
+    during = [(t, acked - final) for t, acked, final in report.samples if t <= seconds]
+    finals_by_end = max((f for t, _, f in report.samples if t <= seconds), default=0)
+    half = seconds / 2
+    first = min((b for t, b in during if 0 < t <= half), default=0)
+    last = min((b for t, b in during if t > half), default=0)
     return {
-        "orders": n,
-        "final": len(result.finals),
-        "errors": len(result.errors),
-        "orders_per_s": round(len(result.finals) / result.seconds, 1),
-        "ack_p50_ms": round(percentile(result.ack_latency_ms, 50), 3),
-        "ack_p99_ms": round(percentile(result.ack_latency_ms, 99), 3),
-        "seconds": round(result.seconds, 3),
+        "sustained_rate": round(rate, 1),
+        "sustained_clock_speed": speed,
+        "sustained_s": round(min(seconds, report.send_seconds), 1),
+        "final_per_s": round(finals_by_end / seconds, 1),
+        "sustained_final": report.final,
+        "sustained_orders": report.sent,
+        "sustained_errors": report.errors,
+        "sustained_backlog_floor_first_half": first,
+        "sustained_backlog_floor_second_half": last,
+        # slack of two seconds' arrivals: the floor is sampled once a second
+        "sustained_backlog_growing": last > first + 2 * rate,
+        "sustained_final_p50_ms": load["final_p50_ms"],
+        "sustained_final_p99_ms": load["final_p99_ms"],
+        "sustained_ack_p99_ms": load["ack_p99_ms"],
     }
 
 
+async def serve(config_path: str, store: str, clock_spec: str) -> int:
+    """The switch on a business clock shared with the simulators' process (the sustained run
+    needs the demo's working Monday, which `payswitch serve` does not take)."""
+    import signal
+
+    from switch.app import SwitchApp
+    from switch.clock import parse_clock
+    from switch.config import load_config
+
+    app = SwitchApp(load_config(config_path), store_url=store, clock=parse_clock(clock_spec))
+    port = await app.start(port=0)
+    print(f"LISTENING 127.0.0.1:{port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await app.stop()
+    return 0
+
+
 async def main(args: argparse.Namespace) -> int:
+    if args.serve:
+        return await serve(args.serve, args.store, args.clock)
     figures: dict[str, object] = {"window": args.window}
     figures.update(await baseline(args.orders, args.window, args.timeout))
-    figures.update(await switch_run(args.orders, args.window, args.timeout))
+    figures.update(await switch_run(args.orders, args.window, args.timeout,
+                                    rates=(0.5, 0.9), open_seconds=args.open_seconds))
+    for share in (0.5, 0.9):
+        rate = float(cast(float, figures[f"at{round(share * 100)}_rate"]))
+        figures.update(await baseline(max(1, int(rate * args.open_seconds)), args.window,
+                                      args.timeout, rate=rate,
+                                      prefix=f"baseline_at{round(share * 100)}"))
     if args.metrics:
         on = await switch_run(args.orders, args.window, args.timeout, metrics=True)
         figures["metrics_on_orders_per_s"] = on["orders_per_s"]
@@ -164,21 +306,43 @@ async def main(args: argparse.Namespace) -> int:
         off_rate = float(cast(float, figures["orders_per_s"]))
         figures["metrics_cost_pct"] = round(
             100 * (off_rate - float(cast(float, on["orders_per_s"]))) / off_rate, 2)
+    if args.sustained_seconds > 0:
+        # six channels cost more per order than the IBPS burst: a quarter of its intake
+        rate = args.sustained_rate or 0.25 * float(cast(float, figures["intake_per_s"]))
+        figures.update(await sustained_run(rate, args.sustained_seconds, args.window,
+                                           args.timeout, args.sustained_clock_speed))
     if args.json:
         print(json.dumps(figures))
     else:
-        print(f"{'':24}{'orders/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
-        print(f"{'switch (end to end)':24}{figures['orders_per_s']:>12,}"
-              f"{figures['ack_p50_ms']:>10}{figures['ack_p99_ms']:>10}")
-        print(f"{'baseline (bare echo)':24}{figures['baseline_frames_per_s']:>12,}"
-              f"{figures['baseline_p50_ms']:>10}{figures['baseline_p99_ms']:>10}")
-        if args.metrics:
-            print(f"{'switch, metrics scraped':24}{figures['metrics_on_orders_per_s']:>12,}"
-                  f"{'':>10}{figures['metrics_on_ack_p99_ms']:>10}"
-                  f"   cost {figures['metrics_cost_pct']} %")
-        print(f"{figures['final']:,} of {figures['orders']:,} orders final, "
-              f"window {args.window}, SQLite store")
-    return 0 if figures["final"] == args.orders and not figures["errors"] else 1
+        print_table(figures)
+    ok = figures["final"] == args.orders and not figures["errors"]
+    return 0 if ok else 1
+
+
+def print_table(figures: dict[str, object]) -> None:
+    """The figures beside their same-run baselines."""
+    f = figures
+    print(f"{'':32}{'orders/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'switch burst (acked)':32}{f['intake_per_s']:>12,}{f['ack_p50_ms']:>10}"
+          f"{f['ack_p99_ms']:>10}")
+    print(f"{'switch burst (until final)':32}{f['orders_per_s']:>12,}")
+    print(f"{'baseline burst (bare echo)':32}{f['baseline_frames_per_s']:>12,}"
+          f"{f['baseline_p50_ms']:>10}{f['baseline_p99_ms']:>10}")
+    for tag in ("at50", "at90"):
+        print(f"{'switch open loop ' + tag:32}{f[tag + '_orders_per_s']:>12,}"
+              f"{f[tag + '_ack_p50_ms']:>10}{f[tag + '_ack_p99_ms']:>10}")
+        print(f"{'baseline open loop ' + tag:32}{f['baseline_' + tag + '_frames_per_s']:>12,}"
+              f"{f['baseline_' + tag + '_p50_ms']:>10}{f['baseline_' + tag + '_p99_ms']:>10}")
+    if "metrics_on_orders_per_s" in f:
+        print(f"{'switch, metrics scraped':32}{f['metrics_on_orders_per_s']:>12,}"
+              f"{'':>10}{f['metrics_on_ack_p99_ms']:>10}   cost {f['metrics_cost_pct']} %")
+    if "final_per_s" in f:
+        print(f"{'sustained, six channels (final)':32}{f['final_per_s']:>12,}"
+              f"{f['sustained_final_p50_ms']:>10}{f['sustained_final_p99_ms']:>10}"
+              f"   offered {f['sustained_rate']}/s for {f['sustained_s']} s, backlog "
+              f"{'GROWING' if f['sustained_backlog_growing'] else 'not growing'}")
+    print(f"{f['final']:,} of {f['orders']:,} burst orders final, window {f['window']}, "
+          "SQLite store")
 
 
 def cli() -> None:
@@ -190,6 +354,17 @@ def cli() -> None:
     parser.add_argument("--metrics", action="store_true",
                         help="also run with the metrics endpoint on (scraped every second) "
                              "and print what it costs")
+    parser.add_argument("--open-seconds", type=float, default=5.0,
+                        help="length of each open-loop run at 50 %% and 90 %% of the intake")
+    parser.add_argument("--sustained-seconds", type=float, default=120.0,
+                        help="length of the sustained six-channel run (0: none)")
+    parser.add_argument("--sustained-rate", type=float, default=0.0,
+                        help="its orders/s (default: a quarter of the burst's intake rate)")
+    parser.add_argument("--sustained-clock-speed", type=float, default=6.0,
+                        help="business time per wall second in the sustained run")
+    parser.add_argument("--serve", help=argparse.SUPPRESS)  # the sustained run's switch process
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--clock", help=argparse.SUPPRESS)
     sys.exit(uvloop.run(main(parser.parse_args())))
 
 

@@ -60,3 +60,20 @@ def test_pacs002_parse(benchmark: BenchmarkFixture) -> None:
 def test_message_name(benchmark: BenchmarkFixture) -> None:
     benchmark.group = "message-name"
     assert benchmark(message_name, PACS008_XML) == "pacs.008.001.08"
+
+
+def test_pacs002_serialize_lxml_baseline(benchmark: BenchmarkFixture) -> None:
+    """Baseline of pacs002-build: lxml writing the same document from a parsed tree."""
+    benchmark.group = "pacs002-build"
+    tree = etree.fromstring(PACS002_XML, _PARSER)
+    assert benchmark(etree.tostring, tree).startswith(b"<")
+
+
+def test_message_name_lxml_baseline(benchmark: BenchmarkFixture) -> None:
+    """Baseline of message-name: parse the document and read its namespace."""
+    benchmark.group = "message-name"
+
+    def name(document: bytes) -> str:
+        return str(etree.QName(etree.fromstring(document, _PARSER)).namespace).rsplit(":", 1)[-1]
+
+    assert benchmark(name, PACS008_XML) == "pacs.008.001.08"

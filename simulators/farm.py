@@ -26,19 +26,28 @@ from simulators.base import ChannelSimulator
 from simulators.faults import FaultPlan
 from switch.clock import Clock
 
-__all__ = ["CHANNELS", "Farm", "load_farm_config", "load_farm_faults"]
+__all__ = ["CHANNELS", "Farm", "farm_config", "farm_faults", "load_farm_config",
+           "load_farm_faults"]
 
 CHANNELS = tuple(SIMULATORS)
 
 
 def load_farm_config(path: str | Path | None) -> dict[str, Any]:
     """Per channel key, that simulator's configuration (defaults where a table is absent)."""
-    raw: dict[str, Any] = tomllib.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+    return farm_config(tomllib.loads(Path(path).read_text(encoding="utf-8")) if path else {})
+
+
+def farm_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """`load_farm_config` of tables already read (a regression scenario's `[simulators]`)."""
+    _known_channels(raw)
+    return {key: msgspec.convert(raw.get(key, {}), simulator_class(key).Config)
+            for key in CHANNELS}
+
+
+def _known_channels(raw: dict[str, Any]) -> None:
     unknown = sorted(set(raw) - set(CHANNELS))
     if unknown:
         raise ValueError(f"no simulator for {', '.join(unknown)} (one of {', '.join(CHANNELS)})")
-    return {key: msgspec.convert(raw.get(key, {}), simulator_class(key).Config)
-            for key in CHANNELS}
 
 
 def load_farm_faults(spec: str | None) -> dict[str, FaultPlan]:
@@ -49,10 +58,12 @@ def load_farm_faults(spec: str | None) -> dict[str, FaultPlan]:
         text = resources.files("simulators").joinpath("chaos.toml").read_text(encoding="utf-8")
     else:
         text = Path(spec).read_text(encoding="utf-8")
-    raw = tomllib.loads(text)
-    unknown = sorted(set(raw) - set(CHANNELS))
-    if unknown:
-        raise ValueError(f"no simulator for {', '.join(unknown)} (one of {', '.join(CHANNELS)})")
+    return farm_faults(tomllib.loads(text))
+
+
+def farm_faults(raw: dict[str, Any]) -> dict[str, FaultPlan]:
+    """`load_farm_faults` of tables already read (a regression scenario's `[faults]`)."""
+    _known_channels(raw)
     return {key: msgspec.convert(plan, FaultPlan) for key, plan in raw.items()}
 
 

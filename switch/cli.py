@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     from switch.treasury import add_commands as add_treasury_commands
 
     add_treasury_commands(sub)  # treasury fund | defund
+    from bench.regress.cli import add_commands as add_regress_commands
+
+    add_regress_commands(sub)  # regress record | replay | replay-traffic | impact
 
     sim = sub.add_parser("simulate", help="run a channel simulator")
     sim.add_argument("channel", help="IBPS, HVPS, BEPS, UnionPay, CIPS, SWIFT, or 'all'")

@@ -31,6 +31,9 @@ from switch.config import (
 )
 from switch.store import Store, open_store
 
+# `pytest --impact-map=.payswitch-impact.db` keeps the map `payswitch regress impact` reads.
+pytest_plugins = ["bench.regress.coverage_map"]
+
 PG_DSN = os.environ.get("PAYSWITCH_TEST_PG_DSN")
 CLIENT_ID = "CORE-TEST"
 CLIENT_SECRET = "test-secret-" + "x" * 16
