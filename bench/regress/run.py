@@ -231,6 +231,9 @@ class Run:
             if payment is not None:
                 payments[order_id] = payment
                 volatile.add_payment(order_id, payment.payment_id, payment.uetr)
+        for b in await app.store.batches():
+            volatile.add_batch(f"{b.profile}/{b.payee_account}/{b.window_key}#{b.seq}",
+                               b.batch_id, b.uetr)
         orders: dict[str, Any] = {}
         for order_id in self.sent:
             payment = payments.get(order_id)

@@ -70,6 +70,16 @@ class Volatile:
         self.known[retrieval_reference(payment_id)] = f"{{rrn {order_id}}}"
         self._pattern = None
 
+    def add_batch(self, name: str, batch_id: str, uetr: str) -> None:
+        """A micro-payment batch: its id (also its payment's and end-to-end id) and UETR, by
+        a name that is the same in every run (profile, payee, window, sequence)."""
+        self.order_of_payment[batch_id] = f"batch {name}"
+        self.known[batch_id] = f"{{batch {name}}}"
+        self.known[batch_id[:15]] = f"{{batch {name}:15}}"
+        self.known[uetr] = f"{{uetr batch {name}}}"
+        self.known[retrieval_reference(batch_id)] = f"{{rrn batch {name}}}"
+        self._pattern = None
+
     @property
     def pattern(self) -> re.Pattern[str]:
         if self._pattern is None:
