@@ -29,6 +29,7 @@ from switch.store import (
 )
 from switch.store import postgres as pg_store
 from switch.store import sqlite as sqlite_store
+from switch.store.base import encode_body
 from tests.conftest import PG_DSN
 from tests.orders import order
 
@@ -379,6 +380,46 @@ async def test_outbox_bodies_round_trip_in_order(store: Store) -> None:
     assert ids == sorted(ids) and len(set(ids)) == 5
     assert [e.type for e in await store.outbox_after(ids[1], 2)] == ["c", "d"]
     assert await store.outbox_after(ids[-1], 10) == []
+
+
+@pytest.mark.postgres
+async def test_outbox_reader_waits_for_a_lower_id_still_being_committed() -> None:
+    """Two writers: the one that drew the lower event id commits last. A reader must not pass
+    the higher id before the lower one is visible, or the books would never post it."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    from tests.conftest import _drop_schema, _pg_schema_url
+
+    schema, url = await _pg_schema_url()
+    store = open_store(url)
+    await store.open()
+    slow = await asyncpg.connect(url)
+    try:
+        p, q = payment(), payment()
+        await accept(store, p)
+        first = await store.outbox_after(0, 10)
+        tx = slow.transaction()
+        await tx.start()  # draws the next event id and holds it, uncommitted
+        await pg_store._insert_outbox(slow, [(p.payment_id, "late", encode_body({}), T1)])
+        await accept(store, q)  # a higher id, committed first
+        assert await store.outbox_after(first[-1].event_id, 10) == []
+        await tx.commit()
+        assert [e.type for e in await store.outbox_after(first[-1].event_id, 10)] == [
+            "late", "payment.accepted"]
+        # a rolled-back id is a gap the reader passes once its holder has ended
+        tx = slow.transaction()
+        await tx.start()
+        await pg_store._insert_outbox(slow, [(p.payment_id, "never", encode_body({}), T1)])
+        r = payment()
+        await accept(store, r)
+        events = await store.outbox_after(0, 10)
+        assert events[-1].payment_id == q.payment_id
+        await tx.rollback()
+        assert (await store.outbox_after(0, 10))[-1].payment_id == r.payment_id
+    finally:
+        await slow.close()
+        await store.close()
+        await _drop_schema(schema)
 
 
 async def test_history_records_reasons_and_causes(store: Store) -> None:

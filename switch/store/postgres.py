@@ -196,6 +196,7 @@ class PostgresStore(Store):
         self._dsn = dsn
         self._min, self._max = min_size, max_size
         self._pool: asyncpg.Pool | None = None
+        self._outbox_horizon = _OutboxHorizon()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -263,12 +264,8 @@ class PostgresStore(Store):
                     "AND p.state = 'QUEUED_FOR_BATCH' ORDER BY j.n",
                     [j.payment_id for j in batch.joins], [j.batch_id for j in batch.joins],
                     [j.amount for j in batch.joins])
-            if batch.events:
-                await con.executemany(
-                    "INSERT INTO outbox (payment_id, event_type, body, created_at) "
-                    "VALUES ($1, $2, $3, $4)",
-                    [(e.key, e.event.type, encode_body(e.event.body), e.at)
-                     for e in batch.events])
+            await _insert_outbox(con, [(e.key, e.event.type, encode_body(e.event.body), e.at)
+                                       for e in batch.events])
         return BatchResult(accepted=accepted, applied=applied)
 
     async def _accept(
@@ -525,11 +522,22 @@ class PostgresStore(Store):
             key, event_type) is True
 
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]:
-        rows = await self.pool.fetch(
-            "SELECT event_id, payment_id, event_type, body, created_at FROM outbox "
-            "WHERE event_id > $1 ORDER BY event_id LIMIT $2",
-            event_id, limit,
-        )
+        """Events after ``event_id``, in id order, up to the horizon below which no event can
+        still appear (see `_OutboxHorizon`): a reader's cursor never passes a gap that a
+        transaction still in progress is going to fill."""
+        async with self.pool.acquire() as con:
+            # the sequence first, then the snapshot: whoever drew an id <= last is in it
+            last = await con.fetchval(
+                "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_event_id_seq")
+            snapshot = await con.fetchval("SELECT pg_current_snapshot()::text")
+            upto = self._outbox_horizon.advance(int(last), str(snapshot))
+            if upto <= event_id:
+                return []
+            rows = await con.fetch(
+                "SELECT event_id, payment_id, event_type, body, created_at FROM outbox "
+                "WHERE event_id > $1 AND event_id <= $2 ORDER BY event_id LIMIT $3",
+                event_id, upto, limit,
+            )
         return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
 
 
@@ -543,12 +551,67 @@ async def _insert_history_outbox(
             "$4::text[], $5::text[], $6::text[], $7::bytea[])",
             *_columns(history, 7),
         )
-    if outbox:
+    await _insert_outbox(con, outbox)
+
+
+async def _insert_outbox(con: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Outbox rows, in a transaction that has its id before it draws event ids: the filter
+    gives it one first if nothing before did. A reader's horizon (`_OutboxHorizon`) relies on
+    every holder of an event id showing in a snapshot as in progress until it ends."""
+    if rows:
         await con.execute(
             "INSERT INTO outbox (payment_id, event_type, body, created_at) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])",
-            *_columns(outbox, 4),
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[]) "
+            "WHERE pg_current_xact_id() IS NOT NULL",
+            *_columns(rows, 4),
         )
+
+
+class _OutboxHorizon:
+    """The highest event id below which the outbox is complete.
+
+    Event ids come from a sequence, so with several writers (processes of a cluster, or one
+    process's pooled connections) id order is not commit order: id 7 can be visible while the
+    transaction holding id 6 is still running, and a cursor that moved past 7 would never see
+    6. So each read notes the sequence's last value, then the snapshot's transactions in
+    progress; every id up to that value belongs to one of them or to a transaction that has
+    ended. Once none of them is in progress any more (a later snapshot tells, without another
+    query), the ids up to the value are final, gaps included (a rolled-back transaction's).
+    """
+
+    _PENDING_MAX = 64  # beyond this, the newest two merge: a later horizon, never a wrong one
+
+    def __init__(self) -> None:
+        self.safe = 0
+        self._pending: list[tuple[int, frozenset[int]]] = []
+
+    def advance(self, last: int, snapshot: str) -> int:
+        """Note a reading (the sequence's last value, then ``pg_current_snapshot()`` as text,
+        ``xmin:xmax:xip,...``) and return the horizon.
+
+        >>> h = _OutboxHorizon()
+        >>> h.advance(10, "100:103:100,102")  # ids up to 10: wait for 100 and 102
+        0
+        >>> h.advance(12, "102:105:102,104")  # 100 ended, 102 runs on
+        0
+        >>> h.advance(15, "104:106:104")      # both ended: up to 10 is final
+        10
+        >>> h.advance(15, "106:106:")         # nothing in progress: all is final
+        15
+        """
+        running = frozenset(int(x) for x in snapshot.split(":")[2].split(",") if x)
+        self._pending.append((last, running))
+        if len(self._pending) > self._PENDING_MAX:
+            (_, older), (newest, newer) = self._pending[-2:]
+            self._pending[-2:] = [(newest, older | newer)]
+        waiting = []
+        for value, holders in self._pending:
+            if holders & running:
+                waiting.append((value, holders))
+            else:
+                self.safe = max(self.safe, value)
+        self._pending = waiting
+        return self.safe
 
 
 def _batch_row(b: BatchRow) -> tuple[object, ...]:
