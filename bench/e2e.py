@@ -1,6 +1,7 @@
 """End-to-end benchmark: orders/s and ack latency of the whole switch, beside a bare baseline.
 
     python -m bench.e2e [--orders N] [--window W] [--metrics] [--sustained-seconds S] [--json]
+    python -m bench.e2e --workers 2 --store postgresql [--orders N]
 
 The switch (embedded SQLite store) and the simulators run as their own processes; the load
 comes from this one, over the real protocol. Four figures, each beside a baseline measured in
@@ -17,6 +18,12 @@ the same run (the same SUBMIT frames sent to a bare uvloop echo server, bench/ec
   minute of business time, so the backlog is a saw-tooth whose floor is what tells; the
   business clock runs ``--sustained-clock-speed`` times wall speed (default 6: a netting
   session every 10 s), so a minute's run holds several sessions.
+
+With ``--workers N --store postgresql`` it measures scale-out instead: the same IBPS burst over
+several client sessions against `payswitch serve --workers 1` and then ``--workers N``, each on
+a fresh schema of the PostgreSQL at ``PAYSWITCH_BENCH_PG_DSN`` (else ``PAYSWITCH_TEST_PG_DSN``,
+else the local server's ``postgres`` database): orders/s until final, acked/s and ack p50/p99
+for each, beside the echo baseline of the same run.
 """
 
 from __future__ import annotations
@@ -150,8 +157,10 @@ async def _scrape(url: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def ibps_switch(window: int, metrics: bool = False) -> AsyncIterator[tuple[int, str]]:
-    """The switch with the IBPS simulator, each its own process; yields (port, secret)."""
+async def ibps_switch(window: int, metrics: bool = False, store: str = "",
+                      workers: int = 1) -> AsyncIterator[tuple[int, str]]:
+    """The switch with the IBPS simulator, each its own process; yields (port, secret). The
+    store is a fresh SQLite file unless ``store`` names one."""
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="payswitch-bench-") as tmp:
         sim_cfg = Path(tmp, "ibps.toml")
@@ -163,11 +172,81 @@ async def ibps_switch(window: int, metrics: bool = False) -> AsyncIterator[tuple
                 f'[server]\nport = 0\nwindow = {window}\n\n[clients.BENCH]\nsecret = "{secret}"\n'
                 f"\n[channels.ibps]\nport = {sim_port}\n"
             )
-            extra = ("--metrics-port", "0") if metrics else ()
+            extra: tuple[str, ...] = ("--metrics-port", "0") if metrics else ()
+            if workers > 1:
+                extra += ("--workers", str(workers))
             async with child("-m", "switch.cli", "serve", "--config", str(cfg), "--store",
-                             f"sqlite://{tmp}/bench.db", "--port", "0", *extra,
+                             store or f"sqlite://{tmp}/bench.db", "--port", "0", *extra,
                              metrics=metrics) as port:
                 yield port, secret
+
+
+def _pg_dsn() -> str:
+    return (os.environ.get("PAYSWITCH_BENCH_PG_DSN") or os.environ.get("PAYSWITCH_TEST_PG_DSN")
+            or "postgresql://127.0.0.1:5432/postgres")
+
+
+@contextlib.asynccontextmanager
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh schema for one run, dropped afterwards; yields the store URL that uses it."""
+    import asyncpg
+
+    dsn = _pg_dsn()
+    schema = f"bench_{secrets.token_hex(6)}"
+    con = await asyncpg.connect(dsn, timeout=10)
+    try:
+        await con.execute(f"CREATE SCHEMA {schema}")
+        yield f"{dsn}{'&' if '?' in dsn else '?'}search_path={schema}"
+    finally:
+        await con.execute(f"DROP SCHEMA {schema} CASCADE")
+        await con.close()
+
+
+async def workers_run(workers: int, n: int, window: int, connections: int,
+                      timeout: float) -> dict[str, object]:
+    """The IBPS burst over ``connections`` sessions against ``workers`` switch processes on
+    one PostgreSQL store (the kernel spreads the sessions over the processes)."""
+    async with pg_schema() as store, ibps_switch(window, store=store, workers=workers) as (
+            port, secret):
+        spec = LoadSpec(port=port, client_id="BENCH", secret=secret, mode="closed",
+                        window=max(1, window // connections), connections=connections,
+                        orders=n, seconds=timeout, final_timeout=timeout,
+                        run=f"W{workers}-{int(time.time()) % 10**6}-")
+        load = (await generate_load(spec)).figures()
+    tag = f"workers{workers}"
+    return {f"{tag}_orders_per_s": load["final_per_s"], f"{tag}_acked_per_s": load["acked_per_s"],
+            f"{tag}_ack_p50_ms": load["ack_p50_ms"], f"{tag}_ack_p99_ms": load["ack_p99_ms"],
+            f"{tag}_final": load["final"], f"{tag}_errors": load["errors"]}
+
+
+async def scale_out(args: argparse.Namespace) -> int:
+    """1 worker and ``args.workers`` workers in the same run, beside the echo baseline."""
+    if args.store != "postgresql":
+        raise SystemExit("--workers measures processes sharing a PostgreSQL store: "
+                         "add --store postgresql")
+    connections = 4 * args.workers  # the same sessions for each count, enough to spread
+    figures: dict[str, object] = {"window": args.window, "orders": args.orders,
+                                  "connections": connections}
+    figures.update(await baseline(args.orders, args.window, args.timeout))
+    for workers in sorted({1, args.workers}):
+        figures.update(await workers_run(workers, args.orders, args.window, connections,
+                                         args.timeout))
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(f"{'':32}{'final/s':>10}{'acked/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+        print(f"{'baseline burst (bare echo)':32}{'':>10}{figures['baseline_frames_per_s']:>10,}"
+              f"{figures['baseline_p50_ms']:>10}{figures['baseline_p99_ms']:>10}")
+        for workers in sorted({1, args.workers}):
+            t = f"workers{workers}"
+            print(f"{f'switch, {workers} worker(s)':32}{figures[t + '_orders_per_s']:>10,}"
+                  f"{figures[t + '_acked_per_s']:>10,}{figures[t + '_ack_p50_ms']:>10}"
+                  f"{figures[t + '_ack_p99_ms']:>10}")
+        print(f"{args.orders:,} IBPS orders over {connections} sessions, window {args.window}, "
+              f"PostgreSQL store, {os.cpu_count()} cores")
+    ok = all(figures[f"workers{w}_final"] == args.orders and not figures[f"workers{w}_errors"]
+             for w in {1, args.workers})
+    return 0 if ok else 1
 
 
 async def switch_run(n: int, window: int, timeout: float, metrics: bool = False,
@@ -235,7 +314,7 @@ async def sustained_run(rate: float, seconds: float, window: int, timeout: float
                 for key, port in ports.items())
             cfg.write_text(f'[server]\nport = 0\nwindow = {window}\n\n'
                            f'[clients.BENCH]\nsecret = "{secret}"\n{links}')
-            async with child("-m", "bench.e2e", "--serve", str(cfg), "--store",
+            async with child("-m", "bench.e2e", "--serve", str(cfg), "--serve-store",
                              f"sqlite://{tmp}/sustained.db", "--clock", clock.spec()) as port:
                 spec = LoadSpec(port=port, client_id="BENCH", secret=secret, mode="open",
                                 rate=rate, window=window, orders=int(rate * seconds) + 1,
@@ -289,7 +368,9 @@ async def serve(config_path: str, store: str, clock_spec: str) -> int:
 
 async def main(args: argparse.Namespace) -> int:
     if args.serve:
-        return await serve(args.serve, args.store, args.clock)
+        return await serve(args.serve, args.serve_store, args.clock)
+    if args.workers:
+        return await scale_out(args)
     figures: dict[str, object] = {"window": args.window}
     figures.update(await baseline(args.orders, args.window, args.timeout))
     figures.update(await switch_run(args.orders, args.window, args.timeout,
@@ -362,8 +443,12 @@ def cli() -> None:
                         help="its orders/s (default: a quarter of the burst's intake rate)")
     parser.add_argument("--sustained-clock-speed", type=float, default=6.0,
                         help="business time per wall second in the sustained run")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="measure 1 and N switch processes over one store instead")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the store of the --workers runs")
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the sustained run's switch process
-    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-store", help=argparse.SUPPRESS)
     parser.add_argument("--clock", help=argparse.SUPPRESS)
     sys.exit(uvloop.run(main(parser.parse_args())))
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from switch.store.base import StoreError
 from switch.store.postgres import PostgresStore
 
 __all__ = ["Cluster", "new_worker_id"]
@@ -192,7 +193,8 @@ class Cluster:
         payload = json.dumps({"from": self.worker_id, "statuses": lines})
         try:
             await self.store.pool.execute("SELECT pg_notify($1, $2)", STATUS_CHANNEL, payload)
-        except (OSError, asyncpg.PostgresError) as exc:  # a push is best effort: QUERY stands
+        except (OSError, asyncpg.PostgresError, StoreError) as exc:
+            # a push is best effort (QUERY stands); StoreError: the process is stopping
             log.warning("status push to other workers lost: %r", exc)
 
     def _heard_status(self, _con: Any, _pid: int, _channel: str, payload: str) -> None:
