@@ -75,6 +75,9 @@ class _Outbox:
         start = event_id - self.events[0].event_id + 1 if self.events else 0
         return self.events[max(start, 0):max(start, 0) + limit]
 
+    async def outbox_count_after(self, event_id: int, cap: int) -> int:
+        return min(cap, sum(e.event_id > event_id for e in self.events))
+
 
 async def _post_all(ledger: Ledger, evs: list[OutboxEvent]) -> float:
     worker = AccountingWorker(_Outbox(evs), VirtualClock(datetime(2026, 3, 2, 9, tzinfo=UTC)),

@@ -36,6 +36,9 @@ class Outbox:
     async def outbox_after(self, event_id: int, limit: int) -> Sequence[OutboxEvent]:
         return [e for e in self.events if e.event_id > event_id][:limit]
 
+    async def outbox_count_after(self, event_id: int, cap: int) -> int:
+        return min(cap, sum(e.event_id > event_id for e in self.events))
+
 
 @pytest.fixture
 async def ledger(store_url: str) -> AsyncIterator[Ledger]:

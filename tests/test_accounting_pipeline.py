@@ -46,6 +46,9 @@ class Outbox:
         self.served = page[-1].event_id if page else self.served
         return page
 
+    async def outbox_count_after(self, event_id: int, cap: int) -> int:
+        return min(cap, sum(e.event_id > event_id for e in self.events))
+
 
 def _traffic(n: int) -> list[OutboxEvent]:
     """Accepts, settlements (some partial, some twice), rejections, returns, fees."""

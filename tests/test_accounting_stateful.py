@@ -68,6 +68,9 @@ class MemoryOutbox:
     async def outbox_after(self, event_id: int, limit: int) -> Sequence[OutboxEvent]:
         return self.events[event_id:event_id + limit]
 
+    async def outbox_count_after(self, event_id: int, cap: int) -> int:
+        return min(cap, max(0, len(self.events) - event_id))
+
 
 class Payment:
     def __init__(self, pid: str, debtor: str, currency: str, amount: int) -> None:

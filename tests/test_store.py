@@ -380,6 +380,8 @@ async def test_outbox_bodies_round_trip_in_order(store: Store) -> None:
     assert ids == sorted(ids) and len(set(ids)) == 5
     assert [e.type for e in await store.outbox_after(ids[1], 2)] == ["c", "d"]
     assert await store.outbox_after(ids[-1], 10) == []
+    assert [await store.outbox_count_after(ids[1], cap) for cap in (10, 2)] == [3, 2]
+    assert await store.outbox_count_after(ids[-1], 10) == 0
 
 
 @pytest.mark.postgres
@@ -403,6 +405,8 @@ async def test_outbox_reader_waits_for_a_lower_id_still_being_committed() -> Non
         await pg_store._insert_outbox(slow, [(p.payment_id, "late", encode_body({}), T1)])
         await accept(store, q)  # a higher id, committed first
         assert await store.outbox_after(first[-1].event_id, 10) == []
+        # lag counts what is committed, the held-back event included: it is waiting
+        assert await store.outbox_count_after(first[-1].event_id, 10) == 1
         await tx.commit()
         assert [e.type for e in await store.outbox_after(first[-1].event_id, 10)] == [
             "late", "payment.accepted"]

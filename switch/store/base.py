@@ -329,3 +329,7 @@ class Store(ABC):
     # -- the accounting side reads the outbox (never the transaction path) -----------------
     @abstractmethod
     async def outbox_after(self, event_id: int, limit: int) -> list[OutboxEvent]: ...
+
+    @abstractmethod
+    async def outbox_count_after(self, event_id: int, cap: int) -> int:
+        """How many committed events follow ``event_id``, counting no further than ``cap``."""

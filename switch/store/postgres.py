@@ -540,6 +540,11 @@ class PostgresStore(Store):
             )
         return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
 
+    async def outbox_count_after(self, event_id: int, cap: int) -> int:
+        return int(await self.pool.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE event_id > $1 LIMIT $2) t",
+            event_id, cap))
+
 
 async def _insert_history_outbox(
     con: asyncpg.Connection, history: list[tuple[Any, ...]], outbox: list[tuple[Any, ...]]

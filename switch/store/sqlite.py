@@ -395,6 +395,13 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
+    async def outbox_count_after(self, event_id: int, cap: int) -> int:
+        def q(db: sqlite3.Connection) -> int:
+            return int(db.execute("SELECT count(*) FROM (SELECT 1 FROM outbox WHERE event_id > ? "
+                                  "LIMIT ?)", (event_id, cap)).fetchone()[0])
+
+        return await self._run(q)
+
 
 def _batch_row(b: BatchRow) -> tuple[object, ...]:
     return (b.batch_id, b.profile, b.channel, b.currency, b.payee, b.payee_account,
