@@ -202,21 +202,51 @@ async def pg_schema() -> AsyncIterator[str]:
         await con.close()
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by the switch processes and by PostgreSQL on this machine,
+    from /proc (empty elsewhere). A backend that ended is counted in its postmaster's
+    children's time, so a difference of two readings covers every connection in between."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {"switch": 0.0, "postgres": 0.0}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmdline = (d / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended while we looked
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        if comm == "postgres":
+            used["postgres"] += (own + children) / ticks
+        elif b"switch.cli\0serve" in cmdline:
+            used["switch"] += (own + children) / ticks
+    return used
+
+
 async def workers_run(workers: int, n: int, window: int, connections: int,
                       timeout: float) -> dict[str, object]:
     """The IBPS burst over ``connections`` sessions against ``workers`` switch processes on
-    one PostgreSQL store (the kernel spreads the sessions over the processes)."""
+    one PostgreSQL store (the kernel spreads the sessions over the processes), with the CPU
+    each order cost the switch and PostgreSQL: what a projection to more cores rests on."""
     async with pg_schema() as store, ibps_switch(window, store=store, workers=workers) as (
             port, secret):
         spec = LoadSpec(port=port, client_id="BENCH", secret=secret, mode="closed",
                         window=max(1, window // connections), connections=connections,
                         orders=n, seconds=timeout, final_timeout=timeout,
                         run=f"W{workers}-{int(time.time()) % 10**6}-")
+        before = cpu_seconds()
         load = (await generate_load(spec)).figures()
+        after = cpu_seconds()
     tag = f"workers{workers}"
+    final = max(1, int(load["final"]))
     return {f"{tag}_orders_per_s": load["final_per_s"], f"{tag}_acked_per_s": load["acked_per_s"],
             f"{tag}_ack_p50_ms": load["ack_p50_ms"], f"{tag}_ack_p99_ms": load["ack_p99_ms"],
-            f"{tag}_final": load["final"], f"{tag}_errors": load["errors"]}
+            f"{tag}_final": load["final"], f"{tag}_errors": load["errors"],
+            **{f"{tag}_{who}_cpu_ms_per_order": round((after[who] - before[who]) * 1000 / final, 3)
+               for who in after}}
 
 
 async def scale_out(args: argparse.Namespace) -> int:
@@ -242,6 +272,11 @@ async def scale_out(args: argparse.Namespace) -> int:
             print(f"{f'switch, {workers} worker(s)':32}{figures[t + '_orders_per_s']:>10,}"
                   f"{figures[t + '_acked_per_s']:>10,}{figures[t + '_ack_p50_ms']:>10}"
                   f"{figures[t + '_ack_p99_ms']:>10}")
+        for workers in sorted({1, args.workers}):
+            t = f"workers{workers}"
+            print(f"CPU per order, {workers} worker(s): switch "
+                  f"{figures[t + '_switch_cpu_ms_per_order']} ms, PostgreSQL "
+                  f"{figures[t + '_postgres_cpu_ms_per_order']} ms")
         print(f"{args.orders:,} IBPS orders over {connections} sessions, window {args.window}, "
               f"PostgreSQL store, {os.cpu_count()} cores")
     ok = all(figures[f"workers{w}_final"] == args.orders and not figures[f"workers{w}_errors"]
