@@ -75,11 +75,17 @@ async def run(members: int, payees: int) -> dict[str, float]:
         desk = engine.batching
         assert desk is not None
         batch_ids = list(desk.by_id)
+        # a batch that reached its amount or count threshold closed during intake already
+        closing = members - sum(b.members for b in await store.batches(
+            ["CLOSED", "SUBMITTED", "ROUTED"]))
         before = engine.stats.transitions
         started = time.perf_counter()
         for bid in batch_ids:
             engine._put(_CloseBatch(bid))
-        while engine.stats.transitions - before < members:  # every member BATCHED, durable
+        deadline = started + 600
+        while engine.stats.transitions - before < closing:  # every member BATCHED, durable
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"bench.batching: {closing} members not batched in 600 s")
             await asyncio.sleep(0.001)
         close_s = time.perf_counter() - started
         await engine.stop()
@@ -90,10 +96,10 @@ async def run(members: int, payees: int) -> dict[str, float]:
     return {
         "members": members,
         "payees": payees,
-        "members_batched_per_s": round(members / close_s, 1),
+        "members_batched_per_s": round(closing / close_s, 1),
         "intake_queued_per_s": round(members / intake_s, 1),
         "plain_insert_rows_per_s": round(baseline, 1),
-        "batched_vs_plain": round(members / close_s / baseline, 3),
+        "batched_vs_plain": round(closing / close_s / baseline, 3),
     }
 
 
