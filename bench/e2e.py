@@ -196,34 +196,52 @@ async def pg_schema() -> AsyncIterator[str]:
     con = await asyncpg.connect(dsn, timeout=10)
     try:
         await con.execute(f"CREATE SCHEMA {schema}")
-        yield f"{dsn}{'&' if '?' in dsn else '?'}search_path={schema}"
+        # the application name finds the run's backends (`cpu_seconds`)
+        yield f"{dsn}{'&' if '?' in dsn else '?'}search_path={schema}&application_name={schema}"
     finally:
         await con.execute(f"DROP SCHEMA {schema} CASCADE")
         await con.close()
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU seconds used so far by the switch processes and by PostgreSQL on this machine,
-    from /proc (empty elsewhere). A backend that ended is counted in its postmaster's
-    children's time, so a difference of two readings covers every connection in between."""
+def _proc_cpu() -> dict[int, tuple[int, float]]:
+    """Every process's parent and the CPU seconds it and its reaped children used (Linux)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    used = {"switch": 0.0, "postgres": 0.0}
+    procs: dict[int, tuple[int, float]] = {}
     for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-            cmdline = (d / "cmdline").read_bytes()
-        except OSError:
-            continue  # ended while we looked
-        comm = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        own, children = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-        if comm == "postgres":
-            used["postgres"] += (own + children) / ticks
-        elif b"switch.cli\0serve" in cmdline:
-            used["switch"] += (own + children) / ticks
-    return used
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue  # ended while we looked
+            f = stat[stat.rindex(")") + 2:].split()
+            procs[int(d.name)] = (int(f[1]), sum(int(x) for x in f[11:15]) / ticks)
+    return procs
+
+
+async def cpu_seconds(store: str) -> dict[str, float]:
+    """CPU seconds used so far by this run's switch processes (our descendants) and by the
+    PostgreSQL backends serving the run's store (its ``application_name``). Read before and
+    after a load while the processes live, the difference is what the load cost them."""
+    import asyncpg
+
+    app = store.rsplit("application_name=", 1)[1]
+    con = await asyncpg.connect(_pg_dsn(), timeout=10)
+    try:
+        backends = {r[0] for r in await con.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1", app)}
+    finally:
+        await con.close()
+    procs = _proc_cpu()
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = procs[pid][0] if pid in procs else 0
+            if pid == os.getpid():
+                return True
+        return False
+
+    return {"switch": sum(cpu for pid, (_, cpu) in procs.items() if ours(pid)),
+            "postgres": sum(procs[pid][1] for pid in backends if pid in procs)}
 
 
 async def workers_run(workers: int, n: int, window: int, connections: int,
@@ -237,9 +255,9 @@ async def workers_run(workers: int, n: int, window: int, connections: int,
                         window=max(1, window // connections), connections=connections,
                         orders=n, seconds=timeout, final_timeout=timeout,
                         run=f"W{workers}-{int(time.time()) % 10**6}-")
-        before = cpu_seconds()
+        before = await cpu_seconds(store)
         load = (await generate_load(spec)).figures()
-        after = cpu_seconds()
+        after = await cpu_seconds(store)
     tag = f"workers{workers}"
     final = max(1, int(load["final"]))
     return {f"{tag}_orders_per_s": load["final_per_s"], f"{tag}_acked_per_s": load["acked_per_s"],
