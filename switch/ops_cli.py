@@ -9,7 +9,9 @@ arguments or an unreadable statement, in which case nothing was written.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
+import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -46,9 +48,16 @@ def _run(body: Callable[[], Awaitable[int]]) -> int:
     except ConfigError as exc:
         print(f"payswitch: configuration error: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, sqlite3.Error) as exc:
         print(f"payswitch: store error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        import asyncpg
+
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            print(f"payswitch: store error: {exc}", file=sys.stderr)
+            return 1
+        raise
 
 
 def _store_url(args: argparse.Namespace) -> str:
@@ -329,6 +338,237 @@ def cmd_recon_resolve(args: argparse.Namespace) -> int:
     return _run(go)
 
 
+# -- positions ---------------------------------------------------------------------------------
+_POSITION_COLUMNS = ["channel", "currency", "balance", "pending dr", "pending cr", "available",
+                     "limit", "alert below", "alert above", "alert"]
+
+
+def cmd_positions(args: argparse.Namespace) -> int:
+    from accounting.cli import _books
+    from accounting.ledger import open_ledger
+
+    async def go() -> int:
+        if args.json and args.csv:
+            raise UsageError("--json and --csv exclude each other")
+        if args.interval <= 0 or (args.count is not None and args.count <= 0):
+            raise UsageError("--interval and --count must be positive")
+        url = _store_url(args)
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite://")).exists():
+            raise FileNotFoundError(f"no store at {url.removeprefix('sqlite://')}")
+        ledger = open_ledger(url, _books(args.books))
+        await ledger.open()
+        try:
+            shown = 0
+            while True:
+                positions = await ledger.position_report()
+                alerts = await ledger.alerts(after=max(0, await ledger.last_alert_id() - 5))
+                _print_positions(args, positions, alerts)
+                shown += 1
+                if not args.watch or (args.count is not None and shown >= args.count):
+                    return 0
+                await asyncio.sleep(args.interval)
+        finally:
+            await ledger.close()
+
+    return _run(go)
+
+
+def _print_positions(args: argparse.Namespace, positions: list[Any], alerts: list[Any]) -> None:
+    rows = [[p.channel, p.currency, p.balance, p.pending_debits, p.pending_credits,
+             p.available, p.limit, p.alert_below, p.alert_above, p.alert or "ok"]
+            for p in positions]
+    if args.json:
+        _json(sys.stdout, {"positions": positions, "recent_alerts": alerts})
+    elif args.csv:
+        _csv(sys.stdout, _POSITION_COLUMNS, rows)
+    else:
+        if args.watch and sys.stdout.isatty():
+            print("\x1b[2J\x1b[H", end="")  # a fresh screen per refresh
+        _table(sys.stdout, "Positions (clearing accounts)", _POSITION_COLUMNS, rows,
+               right_from=2)
+        for a in alerts:
+            print(f"alert: {a.account} {a.currency} went {a.threshold} {a.limit:,}: "
+                  f"{a.value:,} (entry {a.entry_id}, {a.at})")
+    sys.stdout.flush()
+
+
+# -- orders ------------------------------------------------------------------------------------
+_ORDER_COLUMNS = ["payment", "client", "client order", "state", "reason", "channel", "amount",
+                  "currency", "fee", "day", "end-to-end id", "created"]
+
+
+def _order_cells(o: Any) -> list[Any]:
+    return [o.payment_id, o.client_id, o.client_order_id, o.state, o.reason, o.channel,
+            o.amount, o.currency, o.fee, o.business_date, o.end_to_end_id, o.created_at]
+
+
+async def _reader(args: argparse.Namespace) -> Any:
+    from accounting.recon_store import open_recon_store
+
+    db = open_recon_store(_store_url(args))
+    await db.open(schema=False)
+    return db
+
+
+def cmd_orders_list(args: argparse.Namespace) -> int:
+    from switch.ops_views import list_orders
+
+    async def go() -> int:
+        if args.json and args.csv:
+            raise UsageError("--json and --csv exclude each other")
+        if args.limit <= 0:
+            raise UsageError("--limit must be positive")
+        channel = _channel(args.channel)[1] if args.channel else None
+        day = _date(args.date).isoformat() if args.date else None
+        db = await _reader(args)
+        try:
+            rows = await list_orders(db, state=args.state.upper() if args.state else None,
+                                     channel=channel, client=args.client, day=day,
+                                     limit=args.limit)
+        finally:
+            await db.close()
+        _output(args, _ORDER_COLUMNS, [_order_cells(o) for o in rows], "Orders", rows)
+        return 0
+
+    return _run(go)
+
+
+def cmd_orders_search(args: argparse.Namespace) -> int:
+    from switch.ops_views import find_orders
+
+    async def go() -> int:
+        if args.json and args.csv:
+            raise UsageError("--json and --csv exclude each other")
+        if not args.term.strip():
+            raise UsageError("search for a non-blank identifier or account")
+        db = await _reader(args)
+        try:
+            rows = await find_orders(db, args.term.strip(), limit=args.limit)
+        finally:
+            await db.close()
+        _output(args, _ORDER_COLUMNS, [_order_cells(o) for o in rows],
+                f"Orders matching {args.term}", rows)
+        return 0 if rows else 1
+
+    return _run(go)
+
+
+def cmd_orders_show(args: argparse.Namespace) -> int:
+    from accounting.cli import _books
+    from accounting.ledger import open_ledger
+    from switch.ops_views import find_orders
+    from switch.store import open_store
+
+    async def go() -> int:
+        db = await _reader(args)
+        try:
+            found = await find_orders(db, args.id.strip(), limit=2)
+        finally:
+            await db.close()
+        if not found:
+            print(f"payswitch: no order {args.id!r}", file=sys.stderr)
+            return 1
+        if len(found) > 1:
+            print(f"payswitch: {args.id!r} names {len(found)} orders; show one by its payment "
+                  f"id: {', '.join(o.payment_id for o in found)}", file=sys.stderr)
+            return 2
+        o = found[0]
+        url = _store_url(args)
+        store, ledger = open_store(url), open_ledger(url, _books(args.books))
+        await store.open()
+        await ledger.open()
+        try:
+            payment = await store.payment(o.payment_id)
+            story = {
+                "order": o, "detail": payment.order if payment else None,
+                "history": await store.history(o.payment_id),
+                "route": await store.route_decision(o.payment_id),
+                "messages": [{"channel": m.channel, "direction": m.direction, "at": m.at,
+                              "kind": m.kind, "bytes": len(m.data),
+                              "text": m.data.decode("utf-8", "replace")}
+                             for m in await store.messages(o.payment_id)],
+                "ledger": await ledger.entries_for_payment(o.payment_id),
+            }
+        finally:
+            await ledger.close()
+            await store.close()
+        if args.json:
+            _json(sys.stdout, story)
+        else:
+            _print_story(story)
+        return 0
+
+    return _run(go)
+
+
+def _print_story(story: dict[str, Any]) -> None:
+    o = story["order"]
+    _table(sys.stdout, f"Order {o.payment_id}", ["field", "value"],
+           [[k, v] for k, v in msgspec.structs.asdict(o).items()])
+    detail = story["detail"]
+    if detail is not None:
+        print(f"debtor {detail.debtor.account} ({detail.debtor.name}, {detail.debtor.agent}) -> "
+              f"creditor {detail.creditor.account} ({detail.creditor.name}, "
+              f"{detail.creditor.agent}); product {detail.product}, urgency {detail.urgency}")
+    _table(sys.stdout, "State history", ["at", "from", "to", "cause", "reason"],
+           [[h.at, h.from_state, h.to_state, h.cause, h.reason] for h in story["history"]])
+    route = story["route"]
+    if route:
+        print(f"route: {route.get('channel')} ({route.get('reason_code') or 'chosen'}); "
+              f"scheduled for {route.get('scheduled_for') or 'now'}")
+        for c in route.get("candidates") or ():
+            fee = f", fee {c['fee']:,}" if c.get("fee") is not None else ""
+            print(f"  {c.get('channel')}: {c.get('text')}{fee}")
+    _table(sys.stdout, "Messages exchanged", ["at", "channel", "direction", "kind", "bytes"],
+           [[m["at"], m["channel"], m["direction"], m["kind"], m["bytes"]]
+            for m in story["messages"]])
+    rows: list[list[Any]] = []
+    for e in story["ledger"]:
+        who = f" by {e.operator}: {e.reason}" if e.operator else ""
+        for acct, ccy, phase, dr, cr in e.postings:
+            rows.append([f"{e.entry_id} {e.event_type}{who}", f"{acct} [{phase}]", ccy, dr, cr])
+    _table(sys.stdout, "Ledger entries", ["entry", "account [phase]", "currency", "debit",
+                                          "credit"], rows, right_from=3)
+
+
+# -- report ------------------------------------------------------------------------------------
+_REPORT_COLUMNS = ["date", "channel", "currency", "orders", "amount", "settled",
+                   "settled_amount", "rejected", "returned", "pending", "success_rate", "fees",
+                   "vat", "avg_settle_s", "p99_settle_s"]
+
+
+def cmd_report_daily(args: argparse.Namespace) -> int:
+    from switch.ops_views import daily_report
+
+    async def go() -> int:
+        if args.json and args.csv:
+            raise UsageError("--json and --csv exclude each other")
+        first, last = _date(args.first, "--from"), _date(args.last, "--to")
+        if last < first:
+            raise UsageError(f"--to {last} is before --from {first}")
+        chart = Path(args.chart) if args.chart else None
+        if chart is not None and chart.suffix.lower() not in (".html", ".htm", ".svg"):
+            raise UsageError(f"--chart {chart.name}: an .html page or an .svg image")
+        db = await _reader(args)
+        try:
+            rows = await daily_report(db, first.isoformat(), last.isoformat())
+        finally:
+            await db.close()
+        _output(args, _REPORT_COLUMNS, [[r[c] for c in _REPORT_COLUMNS] for r in rows],
+                f"Daily report {first} to {last}", rows, right_from=3)
+        if chart is not None:
+            from switch.ops_chart import report_html, report_svg
+
+            chart.write_text(report_html(rows, first.isoformat(), last.isoformat())
+                             if chart.suffix.lower() != ".svg"
+                             else report_svg(rows, "orders", f"Orders {first} to {last}"),
+                             encoding="utf-8")
+            print(f"chart written to {chart}", file=sys.stderr)
+        return 0
+
+    return _run(go)
+
+
 def add_commands(sub: Any) -> None:
     """Mount `recon`, `positions`, `orders` and `report` on the switch's subparsers."""
     def common(p: argparse.ArgumentParser, *, csv_too: bool = True) -> None:
@@ -367,3 +607,44 @@ def add_commands(sub: Any) -> None:
     res.add_argument("--books", help="books TOML (default: accounting/books.toml)")
     common(res, csv_too=False)
     res.set_defaults(func=cmd_recon_resolve)
+
+    pos = sub.add_parser("positions", help="per channel: clearing balance, pending, available, "
+                                           "thresholds, alerts")
+    pos.add_argument("--watch", action="store_true", help="refresh until interrupted")
+    pos.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    pos.add_argument("--count", type=int, help="with --watch: stop after this many")
+    pos.add_argument("--books", help="books TOML (default: accounting/books.toml)")
+    common(pos)
+    pos.set_defaults(func=cmd_positions)
+
+    orders = sub.add_parser("orders", help="payment orders: list, search, show")
+    osub = orders.add_subparsers(dest="orders_command", required=True)
+    lst = osub.add_parser("list", help="orders, newest first, by state/channel/client/day")
+    lst.add_argument("--state")
+    lst.add_argument("--channel")
+    lst.add_argument("--client")
+    lst.add_argument("--date", help="business day, YYYY-MM-DD")
+    lst.add_argument("--limit", type=int, default=50)
+    common(lst)
+    lst.set_defaults(func=cmd_orders_list)
+    srch = osub.add_parser("search", help="by payment id, client order id, end-to-end id, "
+                                          "UETR, or debtor/creditor account")
+    srch.add_argument("term")
+    srch.add_argument("--limit", type=int, default=50)
+    common(srch)
+    srch.set_defaults(func=cmd_orders_search)
+    show = osub.add_parser("show", help="state history, routing, messages, ledger entries")
+    show.add_argument("id", help="payment id (or any identifier naming one order)")
+    show.add_argument("--books", help="books TOML (default: accounting/books.toml)")
+    common(show, csv_too=False)
+    show.set_defaults(func=cmd_orders_show)
+
+    report = sub.add_parser("report", help="reports")
+    repsub = report.add_subparsers(dest="report_command", required=True)
+    daily = repsub.add_parser("daily", help="per channel and day: volume, amount, success "
+                                            "rate, fees, VAT, time to settle")
+    daily.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
+    daily.add_argument("--to", dest="last", required=True, help="last day, YYYY-MM-DD")
+    daily.add_argument("--chart", help="also write a chart: FILE.html (or .svg)")
+    common(daily)
+    daily.set_defaults(func=cmd_report_daily)

@@ -196,3 +196,76 @@ def test_json_and_csv_exclude_each_other(flags: tuple[str, ...], tmp_path: Path)
     proc = payswitch("recon", "breaks", *flags, "--store", f"sqlite://{tmp_path / 'x.db'}")
     assert proc.returncode == 2 and "exclude each other" in proc.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+async def test_positions_orders_and_daily_report(rig: Rig, store_url: str,
+                                                 tmp_path: Path) -> None:
+    day, settled = await _day(rig)
+    store = rig.app.store
+    payments = [await store.payment(pid) for pid in settled]
+    out = sum(p.order.amount for p in payments if p)
+
+    proc = await cli("positions", "--store", store_url, "--json")
+    assert proc.returncode == 0, proc.stderr
+    ibps = [p for p in json.loads(proc.stdout)["positions"] if p["channel"] == "IBPS"]
+    assert [(p["currency"], p["balance"], p["alert"]) for p in ibps] == [("CNY", -out, None)]
+    watch = await cli("positions", "--watch", "--interval", "0.05", "--count", "3", "--store",
+                      store_url, "--json")
+    assert watch.returncode == 0 and len(watch.stdout.strip().splitlines()) == 3
+    table = await cli("positions", "--store", store_url)
+    assert "IBPS" in table.stdout and f"{-out:,}" in table.stdout
+
+    listed = await cli("orders", "list", "--state", "settled", "--channel", "ibps", "--store",
+                       store_url, "--json")
+    assert sorted(o["payment_id"] for o in json.loads(listed.stdout)) == sorted(settled)
+    csv_out = await cli("orders", "list", "--limit", "2", "--store", store_url, "--csv")
+    assert len(list(csv.DictReader(io.StringIO(csv_out.stdout)))) == 2
+    first = payments[0]
+    assert first is not None
+    for term in (first.order.client_order_id, first.end_to_end_id, first.uetr):
+        found = await cli("orders", "search", term, "--store", store_url, "--json")
+        assert [o["payment_id"] for o in json.loads(found.stdout)] == [first.payment_id]
+    by_account = await cli("orders", "search", CLOSED_ACCOUNT, "--store", store_url, "--json")
+    assert [o["state"] for o in json.loads(by_account.stdout)] == ["REJECTED"]
+    by_debtor = await cli("orders", "search", first.order.debtor.account, "--store", store_url,
+                          "--json")
+    assert len(json.loads(by_debtor.stdout)) == 5  # the tests' orders share one debtor
+    nothing = await cli("orders", "search", "NO-SUCH-ORDER-1", "--store", store_url)
+    assert nothing.returncode == 1
+
+    shown = await cli("orders", "show", first.payment_id, "--store", store_url, "--json")
+    assert shown.returncode == 0, shown.stderr
+    story = json.loads(shown.stdout)
+    assert [h["to_state"] for h in story["history"]][-1] == "SETTLED"
+    assert story["route"]["channel"] == "IBPS"
+    assert {m["direction"] for m in story["messages"]} == {"out", "in"}
+    assert {e["event_type"] for e in story["ledger"]} == {"payment.accepted", "payment.settled"}
+    text = await cli("orders", "show", first.order.client_order_id, "--store", store_url)
+    assert text.returncode == 0 and "State history" in text.stdout and "clearing:IBPS" in \
+        text.stdout
+    assert (await cli("orders", "show", "NO-SUCH", "--store", store_url)).returncode == 1
+
+    chart = tmp_path / "day.html"
+    rep = await cli("report", "daily", "--from", day, "--to", day, "--store", store_url,
+                    "--json", "--chart", str(chart))
+    assert rep.returncode == 0, rep.stderr
+    (row,) = json.loads(rep.stdout)
+    assert (row["channel"], row["orders"], row["settled"], row["rejected"]) == ("IBPS", 5, 4, 1)
+    assert row["success_rate"] == 0.8 and row["settled_amount"] == out
+    assert row["fees"] == sum(p.fee for p in payments if p) and 0 < row["vat"] < row["fees"]
+    assert 0 <= row["avg_settle_s"] <= row["p99_settle_s"]
+    assert chart.read_text().count("<svg") == 4
+    for args, message in [(("--from", day, "--to", "2000-01-01"), "before --from"),
+                          (("--from", day, "--to", day, "--chart", "x.png"), ".html page"),
+                          (("--from", "yesterday", "--to", day), "not a date")]:
+        bad = await cli("report", "daily", *args, "--store", store_url)
+        assert bad.returncode == 2 and message in bad.stderr
+
+
+def test_a_missing_store_is_an_error_not_a_new_file(tmp_path: Path) -> None:
+    url = f"sqlite://{tmp_path / 'nothing.db'}"
+    for args in (("orders", "list"), ("positions",), ("recon", "breaks"),
+                 ("report", "daily", "--from", "2026-03-02", "--to", "2026-03-02")):
+        proc = payswitch(*args, "--store", url)
+        assert proc.returncode == 1 and "no store" in proc.stderr, (args, proc.stderr)
+    assert not (tmp_path / "nothing.db").exists()
