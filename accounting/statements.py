@@ -155,10 +155,10 @@ def _mt950(data: bytes) -> ChannelStatement:
 
 
 def _unionpay(data: bytes) -> ChannelStatement:
-    from messages.iso8583.settlement import parse_settlement_file
+    from messages.iso8583.settlement import FORMAT, read_settlement_items
 
-    f = parse_settlement_file(data)
+    day, institution, lines = read_settlement_items(data)
     items = [StatementItem(ln.order_id or ln.retrieval_ref, ln.signed_amount, ln.currency,
                            "reverse" if ln.txn_code == "0400" else "settle")
-             for ln in f.lines]
-    return ChannelStatement("unionpay-settlement", f.institution, f.settlement_date, {}, items)
+             for ln in lines]
+    return ChannelStatement(FORMAT, institution, day, {}, items)

@@ -154,3 +154,53 @@ def test_unreadable_statements_raise_with_a_code(data: bytes) -> None:
     with pytest.raises(StatementError) as err:
         read_statement(data)
     assert err.value.code and str(err.value)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["0200", "0400"]), st.sampled_from("DC"),
+                          st.integers(0, 10**12 - 1), st.sampled_from(["CNY", "USD", "JPY"]),
+                          st.text("ABCDEF0123456789-", max_size=35)), max_size=20))
+def test_fast_settlement_reader_agrees_with_the_strict_parser(
+        rows: list[tuple[str, str, int, str, str]]) -> None:
+    from messages.iso8583.settlement import parse_settlement_file, read_settlement_items
+
+    f = SettlementFile(settlement_date=DAY, institution="48020000",
+                       created_at=datetime(2026, 3, 2, 23, tzinfo=UTC), lines=tuple(
+                           SettlementLine(txn_code=code, dc=dc, acquirer_id="48020000",
+                                          sender_id="48020000", stan="000001",
+                                          transmission_time="0302100000",
+                                          account="6222000000000000", amount=amount,
+                                          currency=ccy, retrieval_ref="000000000001",
+                                          order_id=oid) for code, dc, amount, ccy, oid in rows))
+    data = build_settlement_file(f)
+    strict = parse_settlement_file(data)
+    day, institution, items = read_settlement_items(data)
+    assert (day, institution) == (strict.settlement_date, strict.institution)
+    assert [(i.order_id, i.signed_amount, i.currency, i.txn_code) for i in items] == \
+        [(ln.order_id, ln.signed_amount, ln.currency, ln.txn_code) for ln in strict.lines]
+
+
+@pytest.mark.parametrize("change", [
+    (b"D0200D", b"D0299D"),  # unknown txn code
+    (b"000000012345", b"0000000123X5"),  # amount
+    (b"000000012345", b"000000012346"),  # the trailer's total no longer agrees
+    (b"\n", b"\r\n"),  # line width
+])
+def test_fast_settlement_reader_reports_where_a_file_breaks(change: tuple[bytes, bytes]) -> None:
+    from messages.iso8583.settlement import (
+        SettlementFileError,
+        parse_settlement_file,
+        read_settlement_items,
+    )
+
+    f = SettlementFile(settlement_date=DAY, institution="48020000",
+                       created_at=datetime(2026, 3, 2, 23, tzinfo=UTC), lines=(SettlementLine(
+                           txn_code="0200", dc="D", acquirer_id="48020000", sender_id="48020000",
+                           stan="000001", transmission_time="0302100000",
+                           account="6222000000000000", amount=12345, currency="CNY",
+                           retrieval_ref="000000000001", order_id="E1"),))
+    data = build_settlement_file(f).replace(*change, 1)
+    with pytest.raises(SettlementFileError) as strict:
+        parse_settlement_file(data)
+    with pytest.raises(SettlementFileError) as fast:
+        read_settlement_items(data)
+    assert str(fast.value) == str(strict.value)
