@@ -10,6 +10,7 @@ twice books once, and the day's clearing figure finds them by that key.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,10 @@ from accounting.recon import Break, SwitchItem
 __all__ = ["BreakRow", "ReconStore", "RunRow", "open_recon_store"]
 
 _PENDING_STATES = ("SUBMITTED", "UNKNOWN")
+# the switch's side of a channel's day: its payments of the day and those without a verdict
+_OF_THE_DAY = (
+    f"p.channel = ? AND (p.business_date = ? OR p.state IN ({', '.join('?' * len(_PENDING_STATES))}"
+    ")) AND p.payment_id NOT IN (SELECT payment_id FROM batch_members)")
 _BREAK_COLS = ("break_id, channel, business_date, kind, reference, currency, stated, expected, "
                "payment_id, state, suggested, detail, status, first_run, last_run, action, "
                "operator, reason, entry_id, resolved_at")
@@ -122,10 +127,20 @@ class ReconStore:
 
     url: str
 
-    async def open(self, *, schema: bool = True) -> None:
-        """Connect; with ``schema``, make the recon tables if they are not there (reads of
-        the switch's and the ledger's tables alone need none)."""
+    _schema_ready = False
+
+    async def open(self) -> None:
+        """Connect. The recon tables are made when first used, so a command refused before
+        that leaves the database as it was."""
         raise NotImplementedError
+
+    async def _make_schema(self) -> None:
+        raise NotImplementedError
+
+    async def _schema(self) -> None:
+        if not self._schema_ready:
+            await self._make_schema()
+            self._schema_ready = True
 
     async def close(self) -> None:
         raise NotImplementedError
@@ -144,43 +159,30 @@ class ReconStore:
     async def switch_items(self, channel: str, day: str) -> dict[str, SwitchItem]:
         """The channel's payments and batches of business day ``day``, and those on it still
         waiting for a verdict whatever their day; a batch's members travel as the batch."""
-        marks = ", ".join("?" * len(_PENDING_STATES))
         rows = await self.fetch(
             "SELECT end_to_end_id, payment_id, state, amount, currency, client_id "
-            "FROM payments WHERE channel = ? AND (business_date = ? OR state IN "
-            f"({marks})) AND payment_id NOT IN (SELECT payment_id FROM batch_members)",
-            channel, day, *_PENDING_STATES)
+            f"FROM payments p WHERE {_OF_THE_DAY}", channel, day, *_PENDING_STATES)
         return {r[0]: SwitchItem(r[0], r[1], r[2], int(r[3]), r[4], r[5] == "~batch")
                 for r in rows}
 
-    async def clearing_movement(self, channel: str, day: str, payment_ids: set[str]
-                                ) -> dict[str, int]:
-        """Per currency, what the ledger posted to ``clearing:<channel>`` for these payments
-        and batches, and for the corrections of the day's breaks."""
-        account = f"clearing:{channel}"
+    async def clearing_movement(self, channel: str, day: str) -> dict[str, int]:
+        """Per currency, what the ledger posted to ``clearing:<channel>`` for the day's
+        payments and batches (`switch_items`), and for the corrections of the day's breaks."""
         rows = await self.fetch(
-            "SELECT e.payment_id, a.currency, sum(p.debit - p.credit) FROM acct_postings p "
+            "SELECT a.currency, sum(p.debit - p.credit) FROM acct_accounts a "
+            "JOIN acct_postings p ON p.account_id = a.account_id "
             "JOIN acct_entries e ON e.entry_id = p.entry_id "
-            "JOIN acct_accounts a ON a.account_id = p.account_id "
-            "WHERE a.account = ? AND p.phase = 'P' AND "
-            "(e.adj_key IS NULL OR e.adj_key NOT LIKE 'adj:recon:%') "
-            "GROUP BY e.payment_id, a.currency", account)
-        out: dict[str, int] = {}
-        for pid, ccy, net in rows:
-            if pid in payment_ids:
-                out[ccy] = out.get(ccy, 0) + int(net)
-        for ccy, net in await self.fetch(
-                "SELECT a.currency, sum(p.debit - p.credit) FROM acct_postings p "
-                "JOIN acct_entries e ON e.entry_id = p.entry_id "
-                "JOIN acct_accounts a ON a.account_id = p.account_id "
-                "WHERE a.account = ? AND p.phase = 'P' AND e.adj_key LIKE ? "
-                "GROUP BY a.currency", account, f"adj:{correction_key(channel, day, 0)[:-1]}%"):
-            out[ccy] = out.get(ccy, 0) + int(net)
-        return out
+            "WHERE a.account = ? AND p.phase = 'P' AND (e.adj_key LIKE ? OR ("
+            "(e.adj_key IS NULL OR e.adj_key NOT LIKE 'adj:recon:%') AND e.payment_id IN ("
+            f"SELECT payment_id FROM payments p WHERE {_OF_THE_DAY}))) GROUP BY a.currency",
+            f"clearing:{channel}", f"adj:{correction_key(channel, day, 0)[:-1]}%", channel,
+            day, *_PENDING_STATES)
+        return {ccy: int(net) for ccy, net in rows}
 
     # -- runs and breaks ----------------------------------------------------------------------
     async def breaks(self, *, channel: str | None = None, day: str | None = None,
                      status: str | None = None) -> list[BreakRow]:
+        await self._schema()
         where, args = [], []
         for col, value in (("channel", channel), ("business_date", day), ("status", status)):
             if value is not None:
@@ -193,11 +195,13 @@ class ReconStore:
         return [BreakRow(*r) for r in rows]
 
     async def break_row(self, break_id: int) -> BreakRow | None:
+        await self._schema()
         rows = await self.fetch(f"SELECT {_BREAK_COLS} FROM recon_breaks WHERE break_id = ?",
                                 break_id)
         return BreakRow(*rows[0]) if rows else None
 
     async def runs(self, channel: str | None = None, limit: int = 20) -> list[RunRow]:
+        await self._schema()
         sql = f"SELECT {_RUN_COLS} FROM recon_runs"
         args: list[Any] = []
         if channel is not None:
@@ -210,6 +214,7 @@ class ReconStore:
     async def record_run(self, run: RunRow, found: list[Break]) -> tuple[int, list[BreakRow]]:
         """Keep the run and merge what it found into the day's breaks: the run's id and the
         day's breaks after it."""
+        await self._schema()
         run_id = await self.insert_run(run)
         known = {(b.kind, b.reference, b.currency): b
                  for b in await self.breaks(channel=run.channel, day=run.business_date)}
@@ -267,13 +272,15 @@ class _SqliteRecon(ReconStore):
         assert self._db is not None, "recon store is not open"
         return self._db
 
-    async def open(self, *, schema: bool = True) -> None:
+    async def open(self) -> None:
         if not Path(self.path).exists():  # never make an empty database by a typo
             raise FileNotFoundError(f"no store at {self.path}")
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout=5000")
-        for sql in _ddl("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER") if schema else ():
-            self._db.execute(sql)
+
+    async def _make_schema(self) -> None:
+        for sql in _ddl("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER"):
+            self.db.execute(sql)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -281,7 +288,17 @@ class _SqliteRecon(ReconStore):
             self._db = None
 
     async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        return self.db.execute(sql, args).fetchall()
+        # Each read on its own connection in a thread: a run's reads of the switch's and the
+        # ledger's tables go on side by side (WAL readers do not block each other).
+        return await asyncio.to_thread(self._read, sql, args)
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        db = sqlite3.connect(self.path)
+        try:
+            db.execute("PRAGMA busy_timeout=5000")
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
 
     async def write(self, steps: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> None:
         db = self.db
@@ -308,12 +325,12 @@ class _PostgresRecon(ReconStore):
         self.url = dsn
         self._pool: Any = None
 
-    async def open(self, *, schema: bool = True) -> None:
+    async def open(self) -> None:
         import asyncpg
 
-        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
-        if not schema:
-            return
+        self._pool = await asyncpg.create_pool(self.url, min_size=1, max_size=3)
+
+    async def _make_schema(self) -> None:
         async with self._pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock(8808)")  # one migrator at a time
             for sql in _ddl("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "BIGINT"):

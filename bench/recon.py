@@ -102,10 +102,9 @@ async def _recon(url: str, statement: Path) -> tuple[float, dict[str, Any]]:
     await recon.open()
     try:
         started = time.perf_counter()
-        parsed = read_statement(statement.read_bytes())
-        read = time.perf_counter() - started
-        report = await run_recon(recon, CHANNEL, parsed, VirtualClock(datetime.now(UTC)),
-                                 read_seconds=read)
+        report = await run_recon(recon, CHANNEL, DAY,
+                                 lambda: read_statement(statement.read_bytes()),
+                                 VirtualClock(datetime.now(UTC)))
         seconds = time.perf_counter() - started
     finally:
         await recon.close()

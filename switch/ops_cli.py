@@ -13,7 +13,6 @@ import asyncio
 import csv
 import sqlite3
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -137,22 +136,21 @@ def _break_row(b: Any) -> list[Any]:
             b.expected, b.payment_id, b.state, b.status, b.suggested, b.action, b.operator]
 
 
-async def _statement(args: argparse.Namespace, key: str, day: date) -> ChannelStatement:
+async def _statement_bytes(args: argparse.Namespace, key: str, day: date) -> bytes:
     """The statement from --statement FILE, or fetched from the channel (--from / --config)."""
-    started = time.perf_counter()
-    if args.statement:
-        try:
-            data = Path(args.statement).read_bytes()
-        except OSError as exc:
-            raise UsageError(f"cannot read statement {args.statement}: {exc.strerror}") \
-                from None
-    else:
-        data = await _fetch(args, key, day)
+    if not args.statement:
+        return await _fetch(args, key, day)
+    try:
+        return Path(args.statement).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read statement {args.statement}: {exc.strerror}") from None
+
+
+def _parse(data: bytes, day: date) -> ChannelStatement:
     try:
         statement = read_statement(data)
     except StatementError as exc:
         raise UsageError(f"unreadable statement: {exc}") from None
-    args.read_seconds = time.perf_counter() - started
     if statement.business_date != day:
         raise UsageError(f"the statement is for {statement.business_date}, not {day}")
     return statement
@@ -200,16 +198,17 @@ def cmd_recon_run(args: argparse.Namespace) -> int:
         day = _date(args.date)
         url = _store_url(args)
         try:
-            statement = await _statement(args, key, day)
+            data = await _statement_bytes(args, key, day)
         except ChannelUnavailable as exc:
             print(f"payswitch: {exc}", file=sys.stderr)
             return 1
         recon = open_recon_store(url)
         await recon.open()
         try:
-            with _progress(len(statement.items), f"reconciling {channel} {day}") as tick:
-                report = await run_recon(recon, channel, statement, SystemClock(), tick=tick,
-                                         read_seconds=args.read_seconds)
+            with _Bar(f"reconciling {channel} {day}") as bar:
+                report = await run_recon(recon, channel, day,
+                                         lambda: bar.read(_parse(data, day)), SystemClock(),
+                                         tick=bar.tick)
         finally:
             await recon.close()
         _print_run(args, report)
@@ -218,31 +217,38 @@ def cmd_recon_run(args: argparse.Namespace) -> int:
     return _run(go)
 
 
-class _NoProgress:
-    def __enter__(self) -> None:
-        return None
+class _Bar:
+    """A progress bar of statement items matched, on a terminal (stderr) only."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._progress: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> _Bar:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self._progress = Progress("[bold]{task.description}", BarColumn(),
+                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                      console=Console(file=sys.stderr))
+            self._progress.__enter__()
+            self._task = self._progress.add_task(self.what, total=None)
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
 
+    def read(self, statement: ChannelStatement) -> ChannelStatement:
+        if self._progress is not None:
+            self._progress.update(self._task, total=len(statement.items))
+        return statement
 
-def _progress(total: int, what: str) -> Any:
-    """A progress bar on a terminal (stderr), nothing otherwise."""
-    if not sys.stderr.isatty():
-        return _NoProgress()
-    import contextlib
-
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    @contextlib.contextmanager
-    def bar() -> Any:
-        with Progress("[bold]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=Console(file=sys.stderr)) as p:
-            task = p.add_task(what, total=total)
-            yield lambda n: p.advance(task, n)
-
-    return bar()
+    def tick(self, n: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
 
 
 def _print_run(args: argparse.Namespace, report: Any) -> None:
@@ -406,7 +412,7 @@ async def _reader(args: argparse.Namespace) -> Any:
     from accounting.recon_store import open_recon_store
 
     db = open_recon_store(_store_url(args))
-    await db.open(schema=False)
+    await db.open()
     return db
 
 
