@@ -162,20 +162,22 @@ async def _fetch(args: argparse.Namespace, key: str, day: date) -> bytes:
     from switch.config import BankConfig, load_config
 
     cls = adapter_class(key)
-    raw: dict[str, Any] = {}
+    link: Any = None
     bank: Any = BankConfig()
     if args.config:
-        config = load_config(args.config)
-        raw, bank = dict(config.channels.get(key) or {}), config.bank
+        config = load_config(args.config)  # its channels come as each adapter's Config
+        link, bank = config.channels.get(key), config.bank
     if args.source:
         host, _, port = args.source.rpartition(":")
         if not port.isdigit():
             raise UsageError(f"--from {args.source!r}: HOST:PORT of the channel")
-        raw.update(host=host or "127.0.0.1", port=int(port))
-    if not args.config and not args.source:
+        address = {"host": host or "127.0.0.1", "port": int(port)}
+        link = (msgspec.structs.replace(link, **address) if link is not None
+                else msgspec.convert(address, cls.Config))
+    if link is None:
         raise UsageError("no statement: give --statement FILE, or --from HOST:PORT / "
-                         "--config FILE to fetch it from the channel")
-    adapter = cls.from_config(msgspec.convert(raw, cls.Config), clock=SystemClock(), bank=bank)
+                         f"--config FILE with [channels.{key}] to fetch it from the channel")
+    adapter = cls.from_config(link, clock=SystemClock(), bank=bank)
     try:
         return bytes((await adapter.fetch_statement(day)).data)
     except (ChannelError, OSError, TimeoutError) as exc:

@@ -180,12 +180,20 @@ async def test_recon_cli_run_breaks_resolve(rig: Rig, store_url: str, tmp_path: 
 
 
 async def test_recon_fetches_from_the_channel_and_reports_unreachable(
-        rig: Rig, store_url: str) -> None:
+        rig: Rig, store_url: str, tmp_path: Path) -> None:
     day, _ = await _day(rig)
     proc = await cli("recon", "run", "--channel", "IBPS", "--date", day, "--from",
                      f"127.0.0.1:{rig.sim.port}", "--store", store_url)
     assert proc.returncode == 0, proc.stderr
     assert "clean" in proc.stdout and "matched 4" in proc.stdout
+    # the switch's own configuration says where the channel and the store are
+    config = tmp_path / "switch.toml"
+    config.write_text(f'[store]\nurl = "{store_url}"\n[channels.ibps]\nhost = "127.0.0.1"\n'
+                      f"port = {rig.sim.port}\n", encoding="utf-8")
+    proc = await cli("recon", "run", "--channel", "IBPS", "--date", day, "--config",
+                     str(config), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["matched"] == 4
     dead = await cli("recon", "run", "--channel", "IBPS", "--date", day, "--from",
                      "127.0.0.1:1", "--store", store_url)
     assert dead.returncode == 1 and "cannot fetch the IBPS statement" in dead.stderr
