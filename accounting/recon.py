@@ -34,7 +34,7 @@ status E3 -900 0 settle-from-statement
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -120,21 +120,33 @@ def _break(kind: str, ref: str, ccy: str, stated: int, expected: int, item: Swit
     return msgspec.structs.replace(b, suggested=allowed_actions(b)[0])
 
 
-def _net(lines: Iterable[StatementItem]) -> dict[str, list[Any]]:
-    """reference -> [net amount, currency, debit lines, credit lines, other currency]."""
-    out: dict[str, list[Any]] = {}
-    get = out.get
-    for ln in lines:
-        row = get(ln.reference)
-        if row is None:
-            out[ln.reference] = [ln.amount, ln.currency, ln.amount < 0, ln.amount > 0, None]
+def _net(lines: Iterable[StatementItem], result: Match, tick: Callable[[int], None] | None
+         ) -> tuple[dict[str, StatementItem], dict[str, list[Any]]]:
+    """Each reference's first line, and for a reference with several lines their sum:
+    [net amount, currency, debit lines, credit lines, another currency met]."""
+    first: dict[str, StatementItem] = {}
+    several: dict[str, list[Any]] = {}
+    setdefault = first.setdefault
+    n = 0
+    for n, ln in enumerate(lines, start=1):
+        if tick is not None and not n % _TICK:
+            tick(_TICK)
+        seen = setdefault(ln.reference, ln)
+        if seen is ln:
             continue
+        row = several.get(ln.reference)
+        if row is None:
+            row = several[ln.reference] = [seen.amount, seen.currency, seen.amount < 0,
+                                           seen.amount > 0, None]
         row[0] += ln.amount
         row[2] += ln.amount < 0
         row[3] += ln.amount > 0
         if ln.currency != row[1]:
             row[4] = ln.currency
-    return out
+    if tick is not None:
+        tick(n % _TICK)
+    result.items = n
+    return first, several
 
 
 def match(lines: Iterable[StatementItem], switch: dict[str, SwitchItem],
@@ -142,11 +154,20 @@ def match(lines: Iterable[StatementItem], switch: dict[str, SwitchItem],
     """Classify every statement reference and every switch item of the day (`switch`:
     reference -> item, the day's payments and batches plus those without a verdict)."""
     result = Match()
-    stated = _net(_counted(lines, result, tick))
+    first, several = _net(lines, result, tick)
     breaks = result.breaks
     matched = 0
-    for ref, (net, ccy, debits, credits, other) in stated.items():
-        item = switch.get(ref)
+    get = switch.get
+    for ref, ln in first.items():
+        item = get(ref)
+        # the day's bulk: one line, the amount the switch settled
+        if (item is not None and item.state == "SETTLED" and ln.amount == -item.amount
+                and ln.currency == item.currency and ref not in several):
+            matched += 1
+            continue
+        row = several.get(ref)
+        net, ccy, debits, credits, other = row if row is not None else (
+            ln.amount, ln.currency, ln.amount < 0, ln.amount > 0, None)
         if item is None:
             breaks.append(_break("long", ref, ccy, net, 0, None, "in the statement only"))
             continue
@@ -171,9 +192,8 @@ def match(lines: Iterable[StatementItem], switch: dict[str, SwitchItem],
         else:
             breaks.append(_break("amount", ref, ccy, net, expected, item,
                                  f"stated {net}, booked {expected}"))
-    for ref, item in switch.items():
-        if ref in stated:
-            continue
+    for ref in sorted(switch.keys() - first.keys()):
+        item = switch[ref]
         expected = item.expected()
         if expected:
             breaks.append(_break("short", ref, item.currency, 0, expected, item,
@@ -183,18 +203,6 @@ def match(lines: Iterable[StatementItem], switch: dict[str, SwitchItem],
 
 
 _TICK = 1 << 16  # lines between progress updates
-
-
-def _counted(lines: Iterable[StatementItem], result: Match,
-             tick: Callable[[int], None] | None) -> Iterator[StatementItem]:
-    n = 0
-    for n, ln in enumerate(lines, start=1):
-        if tick is not None and not n % _TICK:
-            tick(_TICK)
-        yield ln
-    if tick is not None:
-        tick(n % _TICK)
-    result.items = n
 
 
 def balance_break(currency: str, stated_movement: int, ledger_movement: int,
