@@ -100,7 +100,10 @@ def clearing_delta(b: Break) -> int:
 def allowed_actions(b: Break) -> tuple[str, ...]:
     """The actions that can clear a break of this kind (the first one is the suggestion)."""
     if b.kind == "status":
-        return ("settle-from-statement",)
+        # a payment the switch holds as final (rejected) cannot be settled after the fact:
+        # the channel paid out what nobody was debited for, so it is claimed back
+        return ("settle-from-statement", "credit-adjustment") if b.state in _PENDING \
+            else ("credit-adjustment",)
     if b.kind == "short":
         return ("credit-adjustment", "reverse") if not b.state or b.state == "SETTLED" \
             else ("credit-adjustment",)

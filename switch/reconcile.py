@@ -191,6 +191,8 @@ async def _reverse(store: Store, ledger: Ledger, row: BreakRow, key: str, operat
     entry = await _settlement_entry(ledger, row.payment_id)
     if payment is None or entry is None or payment.state != "SETTLED":
         raise ResolveError("reverse needs a settled payment with its settlement entry")
+    if await store.batch(payment.payment_id) is not None:
+        raise ResolveError("a batch is returned member by member: payswitch batches return")
     r = await ledger.reverse(key, entry, operator=operator, reason=reason, at=at)
     if r.status not in ("posted", "exists"):
         raise ResolveError(f"the ledger refused the reversal: {r.code}")

@@ -60,6 +60,14 @@ def test_lines_of_a_reference_net_like_the_books() -> None:
     assert (found.items, found.matched, found.breaks) == (4, 2, [])
 
 
+def test_a_rejected_payment_the_channel_settled_is_claimed_back() -> None:
+    found = match([line("REJ", -100), line("UNK", -100)],
+                  {"REJ": item("REJ", "REJECTED"), "UNK": item("UNK", "UNKNOWN")})
+    by_ref = {b.reference: allowed_actions(b) for b in found.breaks}
+    assert by_ref == {"REJ": ("credit-adjustment",),
+                      "UNK": ("settle-from-statement", "credit-adjustment")}
+
+
 def test_suggestions_are_among_the_allowed_actions() -> None:
     found = match([line("L", 50), line("M", -5)], {"S": item("S"), "M": item("M", amount=3)})
     for b in found.breaks:
