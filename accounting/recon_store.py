@@ -119,7 +119,12 @@ class BreakRow(msgspec.Struct, frozen=True):
 
 
 def correction_key(channel: str, day: str, break_id: int) -> str:
-    return f"recon:{channel}:{day}:{break_id}"
+    """The idempotency key of a break's correction in the ledger (``adj:`` + it is kept)."""
+    return f"{correction_prefix(channel, day)}{break_id}"
+
+
+def correction_prefix(channel: str, day: str) -> str:
+    return f"recon:{channel}:{day}:"
 
 
 class ReconStore:
@@ -175,7 +180,7 @@ class ReconStore:
             "WHERE a.account = ? AND p.phase = 'P' AND (e.adj_key LIKE ? OR ("
             "(e.adj_key IS NULL OR e.adj_key NOT LIKE 'adj:recon:%') AND e.payment_id IN ("
             f"SELECT payment_id FROM payments p WHERE {_OF_THE_DAY}))) GROUP BY a.currency",
-            f"clearing:{channel}", f"adj:{correction_key(channel, day, 0)[:-1]}%", channel,
+            f"clearing:{channel}", f"adj:{correction_prefix(channel, day)}%", channel,
             day, *_PENDING_STATES)
         return {ccy: int(net) for ccy, net in rows}
 

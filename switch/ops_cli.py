@@ -305,6 +305,32 @@ def cmd_recon_breaks(args: argparse.Namespace) -> int:
     return _run(go)
 
 
+_RUN_COLUMNS = ["run", "channel", "date", "at", "format", "items", "matched", "breaks", "open",
+                "exit"]
+
+
+def cmd_recon_runs(args: argparse.Namespace) -> int:
+    from accounting.recon_store import open_recon_store
+
+    async def go() -> int:
+        if args.json and args.csv:
+            raise UsageError("--json and --csv exclude each other")
+        channel = _channel(args.channel)[1] if args.channel else None
+        recon = open_recon_store(_store_url(args))
+        await recon.open()
+        try:
+            runs = await recon.runs(channel, limit=args.limit)
+        finally:
+            await recon.close()
+        _output(args, _RUN_COLUMNS, [[r.run_id, r.channel, r.business_date, r.at,
+                                      r.statement_format, r.items, r.matched, r.breaks_found,
+                                      r.open_breaks, r.exit_code] for r in runs],
+                "Reconciliation runs", runs, right_from=5)
+        return 0
+
+    return _run(go)
+
+
 def cmd_recon_resolve(args: argparse.Namespace) -> int:
     from accounting.cli import _books
     from accounting.ledger import open_ledger
@@ -604,6 +630,12 @@ def add_commands(sub: Any) -> None:
     brk.add_argument("--date")
     common(brk)
     brk.set_defaults(func=cmd_recon_breaks)
+
+    runs = rsub.add_parser("runs", help="the runs so far, newest first")
+    runs.add_argument("--channel")
+    runs.add_argument("--limit", type=int, default=20)
+    common(runs)
+    runs.set_defaults(func=cmd_recon_runs)
 
     res = rsub.add_parser("resolve", help="clear a break: book it with operator and reason")
     res.add_argument("break_id", type=int, metavar="BREAK")

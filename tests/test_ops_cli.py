@@ -177,6 +177,10 @@ async def test_recon_cli_run_breaks_resolve(rig: Rig, store_url: str, tmp_path: 
     assert json.loads(proc.stdout)["matched"] == 3
     tb = await cli("ledger", "trial-balance", "--store", store_url)
     assert tb.returncode == 0, tb.stdout
+    runs = json.loads((await cli("recon", "runs", "--channel", "ibps", "--store", store_url,
+                                 "--json")).stdout)
+    assert [(r["items"], r["breaks_found"], r["open_breaks"], r["exit_code"]) for r in runs] == \
+        [(3, 0, 0, 0), (3, 1, 1, 3), (4, 0, 0, 0)]
 
 
 async def test_recon_fetches_from_the_channel_and_reports_unreachable(
