@@ -269,8 +269,10 @@ def _print_run(args: argparse.Namespace, report: Any) -> None:
     if args.csv:
         _csv(sys.stdout, _BREAK_COLUMNS, rows)
         return
-    _table(sys.stdout, f"Reconciliation {report.channel} {report.business_date} "
-                       f"(run {report.run_id}, {report.statement_format})", _BREAK_COLUMNS, rows)
+    print(f"Reconciliation {report.channel} {report.business_date} (run {report.run_id}, "
+          f"{report.statement_format})")
+    if rows:
+        _table(sys.stdout, "Breaks", _BREAK_COLUMNS, rows)
     print(f"items {report.items:,}  matched {report.matched:,}  breaks {len(rows):,}  "
           f"open {len(open_ids):,}")
     for ccy, b in report.balances.items():
