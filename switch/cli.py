@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     from switch.treasury import add_commands as add_treasury_commands
 
     add_treasury_commands(sub)  # treasury fund | defund
+    from switch.ops_cli import add_commands as add_ops_commands
+
+    add_ops_commands(sub)  # recon run | breaks | resolve, positions, orders, report daily
     from bench.regress.cli import add_commands as add_regress_commands
 
     add_regress_commands(sub)  # regress record | replay | replay-traffic | impact

@@ -49,6 +49,7 @@ __all__ = [
     "SettlementLine",
     "build_settlement_file",
     "parse_settlement_file",
+    "read_settlement_items",
 ]
 
 FORMAT = "unionpay-settlement"
@@ -272,6 +273,86 @@ def parse_settlement_file(data: bytes) -> SettlementFile:
                                       f"{actual}", line=last, column=_column(TRAILER, name),
                                       field=name)
     return f
+
+
+class SettlementItem(NamedTuple):
+    """What reconciliation reads of an item line (`read_settlement_items`)."""
+
+    order_id: str
+    retrieval_ref: str
+    signed_amount: int  # negative when the institution's account is debited
+    currency: str
+    txn_code: str
+
+
+def _span(name: str) -> slice:
+    at = _column(DETAIL, name) - 1
+    return slice(at, at + next(c.width for c in DETAIL if c.name == name))
+
+
+def read_settlement_items(data: bytes) -> tuple[date, str, list[SettlementItem]]:
+    """(settlement date, institution, items) for reconciliation, at several times the speed
+    of `parse_settlement_file`: the header and trailer are checked in full, every item line's
+    record type and width, and the columns returned (txn code, D/C, amount, currency, order
+    id, retrieval reference); the trailer's count and totals must agree. Anything off is
+    handed to `parse_settlement_file`, so the error names its line and column as ever.
+
+    >>> f = SettlementFile(settlement_date=date(2026, 3, 2), institution="04290000",
+    ...     created_at=datetime(2026, 3, 2, 15, 0, tzinfo=UTC), lines=(SettlementLine(
+    ...     txn_code="0200", dc="D", acquirer_id="04290000", sender_id="04290000",
+    ...     stan="000042", transmission_time="0302063015", account="6222000000000009",
+    ...     amount=12345, currency="CNY", retrieval_ref="0A1B2C3D4E5F", order_id="E2E-1"),))
+    >>> read_settlement_items(build_settlement_file(f))[2]
+    [SettlementItem(order_id='E2E-1', retrieval_ref='0A1B2C3D4E5F', signed_amount=-12345, \
+currency='CNY', txn_code='0200')]
+    """
+    items = _fast_items(data)
+    if items is None:
+        parse_settlement_file(data)  # raises the located error
+        raise SettlementFileError(BAD_RECORD, "unreadable settlement file", line=1, column=1)
+    return items
+
+
+def _fast_items(data: bytes) -> tuple[date, str, list[SettlementItem]] | None:
+    if not data.isascii():
+        return None
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if len(lines) < 2:
+        return None
+    try:
+        header = _fields(lines[0], 1, "H")
+        trailer = _fields(lines[-1], len(lines), "T")
+        day = _date(header["settlement_date"], 1)
+    except SettlementFileError:
+        return None
+    txn, dc, amount, ccy = _span("txn_code"), _span("dc"), _span("amount"), _span("currency")
+    rrn, oid = _span("retrieval_ref"), _span("order_id")
+    alpha = {k.encode(): v for k, v in _ALPHA.items()}
+    codes = {c.encode(): c for c in TXN_CODES}
+    out: list[SettlementItem] = []
+    append = out.append
+    debits = credits = 0
+    for raw in lines[1:-1]:
+        if len(raw) != LINE_WIDTH or raw[0] != 0x44:  # "D"
+            return None
+        code, mark, digits = codes.get(raw[txn]), raw[dc], raw[amount]
+        currency = alpha.get(raw[ccy])
+        if code is None or currency is None or not digits.isdigit() or mark not in (b"D", b"C"):
+            return None
+        value = int(digits)
+        if mark == b"D":
+            debits += value
+            value = -value
+        else:
+            credits += value
+        append(SettlementItem(raw[oid].rstrip(b" ").decode(), raw[rrn].decode(), value,
+                              currency, code))
+    if (int(trailer["count"]), int(trailer["debit_total"]), int(trailer["credit_total"])) != (
+            len(out), debits, credits):
+        return None
+    return day, header["institution"], out
 
 
 def _fields(raw: bytes, n: int, record: str) -> dict[str, str]:
