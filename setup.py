@@ -92,6 +92,8 @@ setup(
             "hdrhistogram>=0.10",  # the load generator's latency histograms, mergeable
             "coverage>=7.4",  # per-test coverage contexts: the map `regress impact` reads
         ],
+        # coverage-guided fuzzing (libFuzzer): tests/fuzz_atheris.py, the slow fuzz tests
+        "fuzz": ["atheris>=2.3"],
     },
     entry_points={"console_scripts": ["payswitch=switch.cli:main"]},
 )

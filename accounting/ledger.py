@@ -311,6 +311,28 @@ def _newest_event(plans: list[Plan], last_event: int) -> int:
     return max([last_event, *(p.event_id for p in plans if p.event_id is not None)])
 
 
+class AccountIds(dict[tuple[str, str], int]):
+    """(account, currency) -> account_id of committed accounts, at most ``capacity`` of them.
+
+    Ids never change once given, so this is only a cache: a miss reads acct_accounts. Bounded
+    because customer accounts come and go by the million; the oldest entry goes first.
+
+    >>> ids = AccountIds(capacity=2)
+    >>> ids[("a", "CNY")], ids[("b", "CNY")], ids[("c", "CNY")] = 1, 2, 3
+    >>> sorted(ids)
+    [('b', 'CNY'), ('c', 'CNY')]
+    """
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def __setitem__(self, key: tuple[str, str], value: int) -> None:
+        if key not in self and len(self) >= self.capacity:
+            del self[next(iter(self))]
+        super().__setitem__(key, value)
+
+
 class Ledger(ABC):
     """Posts events and corrections; answers balances, trial balance, statements, positions."""
 
@@ -318,8 +340,7 @@ class Ledger(ABC):
 
     def __init__(self, books: Books | None = None) -> None:
         self.books = books or load_books()
-        # (account, currency) -> account_id of committed accounts; ids never change once given
-        self._account_ids: dict[tuple[str, str], int] = {}
+        self._account_ids = AccountIds()
 
     def _committed(self, w: core.Writes) -> None:
         for aid, acct, ccy in w.accounts:

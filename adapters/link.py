@@ -64,6 +64,7 @@ class ChannelLink:
         self._signed_on = False
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
+        self.frames_in = 0  # frames read on any connection: proof that the channel still talks
 
     @property
     def up(self) -> bool:
@@ -191,6 +192,7 @@ class _LinkProtocol(asyncio.Protocol):
                       self._link.name, err)
             self.close()
             return
+        self._link.frames_in += len(frames)
         for frame in frames:
             try:
                 self._link.on_frame(frame)

@@ -82,13 +82,14 @@ class MxLinkConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
 class _Flight:
     """A payment the adapter has asked the channel about and has no final answer for."""
 
-    __slots__ = ("end_to_end_id", "msg_ids", "payment_id", "timer")
+    __slots__ = ("end_to_end_id", "heard", "msg_ids", "payment_id", "timer")
 
     def __init__(self, payment_id: str, end_to_end_id: str) -> None:
         self.payment_id = payment_id
         self.end_to_end_id = end_to_end_id
         self.timer: Timer | None = None  # set while a request awaits its answer
         self.msg_ids: list[str] = []
+        self.heard = 0  # frames the link had read when the current wait began
 
 
 class MxAdapter(ChannelAdapter):
@@ -252,11 +253,18 @@ class MxAdapter(ChannelAdapter):
     def _arm(self, flight: _Flight, timeout: float) -> None:
         if flight.timer is not None:
             flight.timer.cancel()
+        flight.heard = self._link.frames_in
         flight.timer = self._clock.call_later(timeout, self._deadline, flight, timeout)
 
     def _deadline(self, flight: _Flight, timeout: float) -> None:
         flight.timer = None
         self._report(flight, Outcome.UNKNOWN, detail=f"no answer within {timeout:g}s")
+        inquiry = bool(flight.msg_ids) and flight.msg_ids[-1][1:2] == _INQUIRY
+        if inquiry and self._link.frames_in == flight.heard and self._link.connected:
+            # Even an inquiry went unanswered and not one frame came in meanwhile: the path
+            # may be dead with the socket still open (a black hole). Connect afresh.
+            log.warning("%s: link silent through an inquiry; reconnecting", self.channel)
+            self._link.drop()
 
     # -- inbound -----------------------------------------------------------------------------
 

@@ -53,8 +53,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.asynccontextmanager
-async def child(*args: str, metrics: bool = False) -> AsyncIterator[int]:
-    """A child process that prints `LISTENING host:port` once ready; yields the port.
+async def child(*args: str, metrics: bool = False, pids: list[int] | None = None
+                ) -> AsyncIterator[int]:
+    """A child process that prints `LISTENING host:port` once ready; yields the port (and
+    appends its pid to ``pids``, for whoever watches its memory).
 
     With ``metrics`` it also prints `METRICS url`, which it scrapes once a second meanwhile,
     as Prometheus would."""
@@ -62,6 +64,8 @@ async def child(*args: str, metrics: bool = False) -> AsyncIterator[int]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT, env=env
     )
+    if pids is not None:
+        pids.append(proc.pid)
     scraper: asyncio.Task[None] | None = None
     try:
         assert proc.stdout is not None
@@ -158,15 +162,17 @@ async def _scrape(url: str) -> None:
 
 @contextlib.asynccontextmanager
 async def ibps_switch(window: int, metrics: bool = False, store: str = "",
-                      workers: int = 1) -> AsyncIterator[tuple[int, str]]:
+                      workers: int = 1, pids: list[int] | None = None
+                      ) -> AsyncIterator[tuple[int, str]]:
     """The switch with the IBPS simulator, each its own process; yields (port, secret). The
-    store is a fresh SQLite file unless ``store`` names one."""
+    store is a fresh SQLite file unless ``store`` names one; ``pids`` gets the simulator's pid,
+    then the switch's."""
     secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="payswitch-bench-") as tmp:
         sim_cfg = Path(tmp, "ibps.toml")
         sim_cfg.write_text('closed_accounts = ["6222020000000000001"]\n')
         async with child("-m", "switch.cli", "simulate", "IBPS", "--port", "0",
-                         "--config", str(sim_cfg)) as sim_port:
+                         "--config", str(sim_cfg), pids=pids) as sim_port:
             cfg = Path(tmp, "switch.toml")
             cfg.write_text(
                 f'[server]\nport = 0\nwindow = {window}\n\n[clients.BENCH]\nsecret = "{secret}"\n'
@@ -177,7 +183,7 @@ async def ibps_switch(window: int, metrics: bool = False, store: str = "",
                 extra += ("--workers", str(workers))
             async with child("-m", "switch.cli", "serve", "--config", str(cfg), "--store",
                              store or f"sqlite://{tmp}/bench.db", "--port", "0", *extra,
-                             metrics=metrics) as port:
+                             metrics=metrics, pids=pids) as port:
                 yield port, secret
 
 

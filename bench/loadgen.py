@@ -145,7 +145,22 @@ def channel_mix(n: int, seed: int, *, run: str = "D") -> list[Order]:
 
 
 # The seeded order books a scenario or a load can name: (count, seed, run=...) -> orders.
-GENERATORS = {"channel_mix": channel_mix, "order_mix": order_mix}
+def customer_mix(n: int, seed: int, *, run: str = "D", customers: int = 50_000) -> list[Order]:
+    """`order_mix` with its debtors drawn from a bank's ``customers`` accounts rather than each
+    order a new one: what a long soak sends, since the switch keeps state per debtor and
+    business day (daily caps), which a finite customer base bounds."""
+    rng = random.Random(seed * 7919 + 1)
+    out = []
+    for order in order_mix(n, seed, run=run):
+        if order.debtor.account.startswith("6217"):  # the invalid ones stay invalid
+            debtor = msgspec.structs.replace(
+                order.debtor, account=f"6217{rng.randrange(customers):015d}")
+            order = msgspec.structs.replace(order, debtor=debtor)
+        out.append(order)
+    return out
+
+
+GENERATORS = {"channel_mix": channel_mix, "customer_mix": customer_mix, "order_mix": order_mix}
 
 
 class LoadResult(msgspec.Struct):

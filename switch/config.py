@@ -32,6 +32,9 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     heartbeat_s: int = 30  # a session silent for 3 heartbeats is closed
     auth_timeout_s: float = 10.0
     max_pending_writes: int = 50_000  # beyond this the switch answers RETRY_LATER
+    # Payments not final are held in memory; beyond this many (a channel that does not answer
+    # keeps them) new orders are answered RETRY_LATER rather than grow the process.
+    max_live_payments: int = 200_000
     # A peer address with this many failed AUTHs within the window is refused for its rest.
     auth_max_failures: int = 5
     auth_failure_window_s: float = 60.0

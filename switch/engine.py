@@ -236,6 +236,11 @@ class PaymentEngine:
         return list(self._live.values())
 
     @property
+    def live_count(self) -> int:
+        """Payments of this process not final yet: what a slow channel makes grow."""
+        return len(self._live)
+
+    @property
     def backlog(self) -> int:
         """Inputs waiting for the writer: the server's measure of overload."""
         return len(self._inbox)

@@ -268,9 +268,14 @@ class Session(asyncio.Protocol):
     def _on_submit(self, payload: bytes) -> None:
         self.server.engine.metrics.received()
         # Overload is judged first: a flood of bad SUBMITs must not grow the backlog either.
-        if self.server.engine.backlog >= self.cfg.max_pending_writes:
-            self.error(ErrorCode.RETRY_LATER, "switch is saturated; resend later",
-                       seq=_peek_seq(payload))
+        engine = self.server.engine
+        if engine.backlog >= self.cfg.max_pending_writes:
+            self.error(ErrorCode.RETRY_LATER, "switch is saturated (store writes behind); "
+                       "resend later", seq=_peek_seq(payload))
+            return
+        if engine.live_count >= self.cfg.max_live_payments:
+            self.error(ErrorCode.RETRY_LATER, f"{engine.live_count} payments unfinished "
+                       "(channels answering slowly); resend later", seq=_peek_seq(payload))
             return
         try:
             msg = _SUBMIT.decode(payload)

@@ -423,3 +423,21 @@ async def test_a_refused_entry_leaves_nothing_behind(strict: Ledger) -> None:
     assert ok.status == "posted"
     assert [b.account for b in await strict.balances()] == [fresh, "suspense"]
     await assert_books_sound(strict)
+
+
+async def test_account_id_cache_stays_bounded_and_misses_read_the_store(ledger: Ledger) -> None:
+    """Customer accounts come by the million: the ledger remembers a few ids, and one it has
+    forgotten is read again, so a returning customer's balance keeps adding up."""
+    ledger._account_ids.capacity = 4
+    ev = Events()
+    debtors = [f"62170000000001{i:02d}" for i in range(12)]
+    for round_ in range(2):  # the second round finds every id forgotten but the last few
+        for n, debtor in enumerate(debtors):
+            pid = f"p{round_}-{n}"
+            await ledger.post_events([ev.make("payment.accepted", pid, 100, debtor=debtor)], T)
+            await ledger.post_events([ev.make("payment.settled", pid, 100, debtor=debtor)], T)
+            assert len(ledger._account_ids) <= 4
+    b = by_account(await ledger.balances())
+    assert all(b[f"customer:{d}"].debits_posted == 200 for d in debtors)
+    assert b["clearing:IBPS"].credits_posted == 200 * len(debtors)
+    await assert_books_sound(ledger)
