@@ -135,7 +135,7 @@ class BepsAdapter(MxAdapter):
         return cls(config.host, config.port, clock=clock, sender_bank=cls.bank_code(bank),
                    reply_timeout=config.reply_timeout_s,
                    pending_timeout=config.pending_timeout_s, reason_map=config.reason_map,
-                   package_max_items=config.package_max_items,
+                   silent_link_s=config.silent_link_s, package_max_items=config.package_max_items,
                    package_wait=config.package_wait_s, session_minutes=config.session_minutes,
                    day_switch=config.day_switch,
                    receipt_deadline_days=config.receipt_deadline_days,

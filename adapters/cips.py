@@ -62,7 +62,8 @@ class CipsAdapter(MxAdapter):
         return cls(cfg.host, cfg.port, clock=clock, bank_bic=bank.bic, bank_lei=bank.lei,
                    bank_name=bank.name, direct_participant=cfg.direct_participant,
                    operator_bic=cfg.operator_bic, reply_timeout=cfg.reply_timeout_s,
-                   pending_timeout=cfg.pending_timeout_s, reason_map=cfg.reason_map)
+                   pending_timeout=cfg.pending_timeout_s, reason_map=cfg.reason_map,
+                   silent_link_s=cfg.silent_link_s)
 
     def sender_agent(self, code: str) -> Agent:
         return Agent(bic=code)

@@ -62,7 +62,7 @@ class HvpsAdapter(MxAdapter):
         return cls(cfg.host, cfg.port, clock=clock, sender_bank=cls.bank_code(bank),
                    reply_timeout=cfg.reply_timeout_s, pending_timeout=cfg.pending_timeout_s,
                    reason_map=cfg.reason_map, window_close=cfg.window_close,
-                   timezone=cfg.timezone)
+                   timezone=cfg.timezone, silent_link_s=cfg.silent_link_s)
 
     def pending_timeout(self, tx: TxStatus) -> float:
         """A queued payment waits for the window close; its return notice gets the usual

@@ -7,7 +7,10 @@ backpressure honoured. A channel that needs a session (UnionPay sign-on) says so
 ``sign_on``: the link counts as up only once it returns True.
 
 Reconnect timing is network time (the event loop's), not the injected business clock: a
-socket retry does not depend on what day the books think it is.
+socket retry does not depend on what day the books think it is. So is the dead-path check: a
+message sent and not one frame back for ``silence_s`` means the path is dead even if the socket
+looks open (a black hole: a middlebox that swallows everything); the link is dropped and
+reconnects, so the inquiries that follow do not vanish into the same hole.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class ChannelLink:
         sign_on: Callable[[], Awaitable[bool]] | None = None,
         backoff: float = 0.05,
         backoff_cap: float = 2.0,
+        silence_s: float = 60.0,
     ) -> None:
         self.name = name
         self.host = host
@@ -64,7 +68,10 @@ class ChannelLink:
         self._signed_on = False
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
-        self.frames_in = 0  # frames read on any connection: proof that the channel still talks
+        self.silence_s = silence_s
+        # loop time of the oldest message sent since the channel last said anything
+        self._waiting_since: float | None = None
+        self._watch: asyncio.TimerHandle | None = None
 
     @property
     def up(self) -> bool:
@@ -88,6 +95,9 @@ class ChannelLink:
 
     async def close(self) -> None:
         self._closing = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         if self._reconnecting is not None:
             self._reconnecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,7 +122,25 @@ class ChannelLink:
         if proto is None:
             return False
         proto.send(self.framing.encode(message))
+        if self._waiting_since is None:
+            loop = asyncio.get_running_loop()
+            self._waiting_since = loop.time()
+            if self._watch is None:
+                self._watch = loop.call_later(self.silence_s, self._check_silence)
         return True
+
+    def _check_silence(self) -> None:
+        self._watch = None
+        if self._waiting_since is None or self._proto is None:
+            return
+        silent = asyncio.get_running_loop().time() - self._waiting_since
+        if silent < self.silence_s:
+            self._watch = asyncio.get_running_loop().call_later(self.silence_s - silent,
+                                                                self._check_silence)
+            return
+        log.warning("%s: nothing from the channel for %.1fs after a message; reconnecting",
+                    self.name, silent)
+        self.drop()
 
     def drop(self) -> None:
         """Close the connection (the peer misbehaved); the link reconnects."""
@@ -157,12 +185,17 @@ class ChannelLink:
     def _made(self, proto: _LinkProtocol) -> None:
         self._proto = proto
         self._signed_on = False
+        self._waiting_since = None
+
+    def _heard(self) -> None:
+        self._waiting_since = None
 
     def _lost(self, proto: _LinkProtocol, exc: Exception | None) -> None:
         if self._proto is not proto:
             return
         self._proto = None
         self._signed_on = False
+        self._waiting_since = None
         self.on_down(exc)
         if not self._closing:
             log.warning("%s: connection lost (%s); reconnecting", self.name, exc)
@@ -192,7 +225,8 @@ class _LinkProtocol(asyncio.Protocol):
                       self._link.name, err)
             self.close()
             return
-        self._link.frames_in += len(frames)
+        if frames:
+            self._link._heard()
         for frame in frames:
             try:
                 self._link.on_frame(frame)

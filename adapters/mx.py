@@ -77,19 +77,21 @@ class MxLinkConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     pending_timeout_s: float | None = None  # after a PENDING answer; None: reply_timeout_s
     # channel-native reason code -> ISO 20022 code (e.g. "PR09" = "AG01")
     reason_map: dict[str, str] = msgspec.field(default_factory=dict)
+    # a message sent and nothing heard back for this long (network time): the path is dead
+    # even if the socket looks open, so the link reconnects
+    silent_link_s: float = 60.0
 
 
 class _Flight:
     """A payment the adapter has asked the channel about and has no final answer for."""
 
-    __slots__ = ("end_to_end_id", "heard", "msg_ids", "payment_id", "timer")
+    __slots__ = ("end_to_end_id", "msg_ids", "payment_id", "timer")
 
     def __init__(self, payment_id: str, end_to_end_id: str) -> None:
         self.payment_id = payment_id
         self.end_to_end_id = end_to_end_id
         self.timer: Timer | None = None  # set while a request awaits its answer
         self.msg_ids: list[str] = []
-        self.heard = 0  # frames the link had read when the current wait began
 
 
 class MxAdapter(ChannelAdapter):
@@ -110,6 +112,7 @@ class MxAdapter(ChannelAdapter):
         max_frame: int = 4 * 1024 * 1024,
         reconnect_backoff: float = 0.05,
         reconnect_backoff_cap: float = 2.0,
+        silent_link_s: float = 60.0,
     ) -> None:
         super().__init__()
         self._clock = clock
@@ -120,7 +123,7 @@ class MxAdapter(ChannelAdapter):
         self._reasons = {**self.reasons, **(reason_map or {})}
         self._link = ChannelLink(self.channel, host, port, LinkFraming(max_frame), self._on_frame,
                                  on_down=self._on_down, backoff=reconnect_backoff,
-                                 backoff_cap=reconnect_backoff_cap)
+                                 backoff_cap=reconnect_backoff_cap, silence_s=silent_link_s)
         self.statement_host, self.statement_port = host, port
         self._flights: dict[str, _Flight] = {}  # by end-to-end id
         # by our message id, then end-to-end id: a message-level reject answers all of them
@@ -133,7 +136,8 @@ class MxAdapter(ChannelAdapter):
         """The adapter as `[channels.<name>]` and `[bank]` of the switch's file describe it."""
         return cls(config.host, config.port, clock=clock, sender_bank=cls.bank_code(bank),
                    reply_timeout=config.reply_timeout_s,
-                   pending_timeout=config.pending_timeout_s, reason_map=config.reason_map)
+                   pending_timeout=config.pending_timeout_s, reason_map=config.reason_map,
+                   silent_link_s=config.silent_link_s)
 
     @classmethod
     def bank_code(cls, bank: Any) -> str:
@@ -253,18 +257,11 @@ class MxAdapter(ChannelAdapter):
     def _arm(self, flight: _Flight, timeout: float) -> None:
         if flight.timer is not None:
             flight.timer.cancel()
-        flight.heard = self._link.frames_in
         flight.timer = self._clock.call_later(timeout, self._deadline, flight, timeout)
 
     def _deadline(self, flight: _Flight, timeout: float) -> None:
         flight.timer = None
         self._report(flight, Outcome.UNKNOWN, detail=f"no answer within {timeout:g}s")
-        inquiry = bool(flight.msg_ids) and flight.msg_ids[-1][1:2] == _INQUIRY
-        if inquiry and self._link.frames_in == flight.heard and self._link.connected:
-            # Even an inquiry went unanswered and not one frame came in meanwhile: the path
-            # may be dead with the socket still open (a black hole). Connect afresh.
-            log.warning("%s: link silent through an inquiry; reconnecting", self.channel)
-            self._link.drop()
 
     # -- inbound -----------------------------------------------------------------------------
 

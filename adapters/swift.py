@@ -162,7 +162,8 @@ class SwiftAdapter(MxAdapter):
                    pending_timeout=config.pending_timeout_s, reason_map=config.reason_map,
                    format=config.format, correspondents=config.correspondents,
                    cover_currencies=config.cover_currencies, tracker=config.tracker,
-                   timezone=config.timezone, business_service=config.business_service)
+                   timezone=config.timezone, business_service=config.business_service,
+                   silent_link_s=config.silent_link_s)
 
     @classmethod
     def bank_code(cls, bank: Any) -> str:

@@ -137,7 +137,8 @@ async def test_black_holed_channel_caps_unfinished_payments(tmp_path: Path) -> N
     proxy_port = await proxy.start()
     config = msgspec.structs.replace(
         switch_config(proxy_port, max_live_payments=4),
-        channels={"ibps": IbpsLinkConfig(port=proxy_port, reply_timeout_s=0.3)})
+        channels={"ibps": IbpsLinkConfig(port=proxy_port, reply_timeout_s=0.3,
+                                         silent_link_s=0.5)})
     app = SwitchApp(config, store_url=f"sqlite://{tmp_path / 'silent.db'}")
     app.engine.inquiry_delay_s = 0.1
     app.engine.inquiry_backoff_cap_s = 0.3

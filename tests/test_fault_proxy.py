@@ -161,7 +161,8 @@ class Channel:
 CHANNELS = {
     "ibps": Channel(
         "IBPS", lambda: IbpsSimulator(IbpsConfig(), SystemClock(), seed=11),
-        lambda port: IbpsLinkConfig(port=port, reply_timeout_s=REPLY_TIMEOUT_S), None),
+        lambda port: IbpsLinkConfig(port=port, reply_timeout_s=REPLY_TIMEOUT_S,
+                                    silent_link_s=0.5), None),
     "unionpay": Channel(
         "UnionPay",
         lambda: UnionPaySimulator(UnionPayConfig(participants={ACQ: 10**10}), SystemClock(),
