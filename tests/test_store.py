@@ -426,6 +426,32 @@ async def test_outbox_reader_waits_for_a_lower_id_still_being_committed() -> Non
         await _drop_schema(schema)
 
 
+@pytest.mark.postgres
+async def test_outbox_reader_does_not_wait_for_another_databases_transaction() -> None:
+    """A long transaction in another database of the server holds no event id: the books must
+    not stall behind it."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    from tests.conftest import _drop_schema, _pg_schema_url
+
+    schema, url = await _pg_schema_url()
+    store = open_store(url)
+    await store.open()
+    elsewhere = await asyncpg.connect(PG_DSN, database="postgres")
+    try:
+        tx = elsewhere.transaction()
+        await tx.start()
+        await elsewhere.fetchval("SELECT pg_current_xact_id()")  # an xid, held open
+        p = payment()
+        await accept(store, p)
+        assert [e.payment_id for e in await store.outbox_after(0, 10)] == [p.payment_id]
+        await tx.rollback()
+    finally:
+        await elsewhere.close()
+        await store.close()
+        await _drop_schema(schema)
+
+
 async def test_history_records_reasons_and_causes(store: Store) -> None:
     p = payment(state="REJECTED")
     p = msgspec.structs.replace(p, reason="AM01")

@@ -526,11 +526,11 @@ class PostgresStore(Store):
         still appear (see `_OutboxHorizon`): a reader's cursor never passes a gap that a
         transaction still in progress is going to fill."""
         async with self.pool.acquire() as con:
-            # the sequence first, then the snapshot: whoever drew an id <= last is in it
+            # the sequence first, then who is writing: whoever drew an id <= last is among them
             last = await con.fetchval(
                 "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_event_id_seq")
-            snapshot = await con.fetchval("SELECT pg_current_snapshot()::text")
-            upto = self._outbox_horizon.advance(int(last), str(snapshot))
+            running = await con.fetchval(_WRITING_HERE)
+            upto = self._outbox_horizon.advance(int(last), frozenset(running or ()))
             if upto <= event_id:
                 return []
             rows = await con.fetch(
@@ -562,7 +562,7 @@ async def _insert_history_outbox(
 async def _insert_outbox(con: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Outbox rows, in a transaction that has its id before it draws event ids: the filter
     gives it one first if nothing before did. A reader's horizon (`_OutboxHorizon`) relies on
-    every holder of an event id showing in a snapshot as in progress until it ends."""
+    every holder of an event id showing as in progress until it ends."""
     if rows:
         await con.execute(
             "INSERT INTO outbox (payment_id, event_type, body, created_at) "
@@ -572,16 +572,24 @@ async def _insert_outbox(con: asyncpg.Connection, rows: list[tuple[Any, ...]]) -
         )
 
 
+# Transactions with an id in progress in this database, as the process array has them now. Only
+# this database's: a long transaction elsewhere on the server holds no event id, and waiting
+# for it would stall the books for nothing.
+_WRITING_HERE = (
+    "SELECT array_agg(backend_xid::text::bigint) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND backend_xid IS NOT NULL")
+
+
 class _OutboxHorizon:
     """The highest event id below which the outbox is complete.
 
     Event ids come from a sequence, so with several writers (processes of a cluster, or one
     process's pooled connections) id order is not commit order: id 7 can be visible while the
     transaction holding id 6 is still running, and a cursor that moved past 7 would never see
-    6. So each read notes the sequence's last value, then the snapshot's transactions in
-    progress; every id up to that value belongs to one of them or to a transaction that has
-    ended. Once none of them is in progress any more (a later snapshot tells, without another
-    query), the ids up to the value are final, gaps included (a rolled-back transaction's).
+    6. So each read notes the sequence's last value, then the transactions in progress; every
+    id up to that value belongs to one of them or to a transaction that has ended. Once none
+    of them is in progress any more (a later reading tells, without another query), the ids up
+    to the value are final, gaps included (a rolled-back transaction's).
     """
 
     _PENDING_MAX = 64  # beyond this, the newest two merge: a later horizon, never a wrong one
@@ -590,21 +598,20 @@ class _OutboxHorizon:
         self.safe = 0
         self._pending: list[tuple[int, frozenset[int]]] = []
 
-    def advance(self, last: int, snapshot: str) -> int:
-        """Note a reading (the sequence's last value, then ``pg_current_snapshot()`` as text,
-        ``xmin:xmax:xip,...``) and return the horizon.
+    def advance(self, last: int, running: frozenset[int]) -> int:
+        """Note a reading (the sequence's last value, then the transaction ids in progress)
+        and return the horizon.
 
         >>> h = _OutboxHorizon()
-        >>> h.advance(10, "100:103:100,102")  # ids up to 10: wait for 100 and 102
+        >>> h.advance(10, frozenset({100, 102}))  # ids up to 10: wait for 100 and 102
         0
-        >>> h.advance(12, "102:105:102,104")  # 100 ended, 102 runs on
+        >>> h.advance(12, frozenset({102, 104}))  # 100 ended, 102 runs on
         0
-        >>> h.advance(15, "104:106:104")      # both ended: up to 10 is final
+        >>> h.advance(15, frozenset({104}))       # both ended: up to 10 is final
         10
-        >>> h.advance(15, "106:106:")         # nothing in progress: all is final
+        >>> h.advance(15, frozenset())            # nothing in progress: all is final
         15
         """
-        running = frozenset(int(x) for x in snapshot.split(":")[2].split(",") if x)
         self._pending.append((last, running))
         if len(self._pending) > self._PENDING_MAX:
             (_, older), (newest, newer) = self._pending[-2:]
