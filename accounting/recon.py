@@ -8,7 +8,8 @@ amount out; REJECTED, RETURNED or CANCELLED, nothing; still SUBMITTED or UNKNOWN
 
 Breaks, by kind (`KINDS`): ``long`` in the statement only; ``short`` settled in the switch,
 absent from the statement; ``amount`` / ``currency`` both know it, the figures differ;
-``status`` the channel settled what the switch holds as not (yet) settled; ``duplicate`` the
+``status`` the channel settled what the switch holds as not (yet) settled (at another amount
+than the switch's, an ``amount`` break too, for the difference); ``duplicate`` the
 statement books it more than once; ``balance`` the statement's movement differs from the
 clearing account's by more than the item breaks explain.
 
@@ -182,11 +183,17 @@ def match(lines: Iterable[StatementItem], switch: dict[str, SwitchItem],
             breaks.append(_break("currency", ref, other or ccy, net, 0, item,
                                  f"the switch sent {item.currency}"))
         elif expected is None:
-            if net:
-                breaks.append(_break("status", ref, ccy, net, 0, item,
-                                     f"{item.state} in the switch, settled by the channel"))
-            else:
+            if not net:
                 matched += 1
+                continue
+            # settling it from the statement books the switch's amount: what the channel
+            # stated beyond that is a difference of its own
+            settled = -item.amount if net < 0 else net
+            breaks.append(_break("status", ref, ccy, settled, 0, item,
+                                 f"{item.state} in the switch, settled by the channel"))
+            if net != settled:
+                breaks.append(_break("amount", ref, ccy, net, settled, item,
+                                     f"stated {net}, the switch's amount {settled}"))
         elif net == expected:
             matched += 1
         elif expected == 0 and credits == 0:

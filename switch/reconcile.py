@@ -64,8 +64,9 @@ async def run_recon(recon: ReconStore, channel: str, day: date,
     switch_read = asyncio.ensure_future(recon.switch_items(channel, iso_day))
     ledger_read = asyncio.ensure_future(recon.clearing_movement(channel, iso_day))
     try:
-        await asyncio.sleep(0)  # let both reads start before the statement takes the loop
-        statement = read()
+        # the statement is parsed in a thread so the loop keeps taking in the database's
+        # answers (asyncpg) meanwhile
+        statement = await asyncio.to_thread(read)
         t1 = time.perf_counter()
         switch = await switch_read
         t2 = time.perf_counter()

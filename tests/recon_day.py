@@ -42,14 +42,17 @@ class Day(msgspec.Struct):
 
 
 def _fault_plan(path: Path) -> None:
-    """chaos.toml with statement faults on every ISO 20022 channel raised, and one made-up
-    item on the UnionPay settlement file."""
+    """chaos.toml with statement faults on every ISO 20022 channel raised, one made-up item
+    on the UnionPay settlement file, and items missing or misstated on SWIFT's MT950s."""
     chaos = resources.files("simulators").joinpath("chaos.toml").read_text(encoding="utf-8")
     text = re.sub(r"^\[\w+\.statement\]\n(?:[^\[\n].*\n)*", "", chaos, flags=re.M)
     faults = ", ".join(f"{k} = {v}" for k, v in STATEMENT_FAULTS.items())
     text += "".join(f"\n[{key}.statement]\n{faults.replace(', ', chr(10))}\n"
                     for key in ("ibps", "hvps", "beps", "cips"))
     text += "\n[unionpay.statement]\nextra = 1\n"
+    # SWIFT's MT950s carry a made-up item in every currency under one reference, which the
+    # books record once: per-item faults only there, at rates its few items still show
+    text += "\n[swift.statement]\nomit = 0.1\namount = 0.1\namount_delta = 7\n"
     assert "statement" in tomllib.loads(text)["ibps"]
     path.write_text(text, encoding="utf-8")
 

@@ -281,3 +281,107 @@ def test_a_missing_store_is_an_error_not_a_new_file(tmp_path: Path) -> None:
         proc = payswitch(*args, "--store", url)
         assert proc.returncode == 1 and "no store" in proc.stderr, (args, proc.stderr)
     assert not (tmp_path / "nothing.db").exists()
+
+
+async def test_a_batch_the_channel_settled_is_settled_from_the_statement(
+        store_url: str, tmp_path: Path) -> None:
+    """A batch whose reply was lost (UNKNOWN, members UNKNOWN with it) that the channel's
+    statement shows settled: settle-from-statement settles the batch and every member with its
+    share of the fee, and the books post the batch once; the channel then reconciles."""
+    from datetime import UTC, date, datetime
+
+    import msgspec
+
+    from accounting.worker import AccountingWorker
+    from messages.iso20022.camt053 import (
+        Balance,
+        Camt053,
+        Entry,
+        EntryTransaction,
+        Statement,
+        build_camt053,
+    )
+    from switch.clock import SystemClock
+    from switch.order import Payment
+    from switch.store import BatchJoin, BatchRow, Event, NewPayment, Transition, WriteBatch
+
+    day, at = "2026-03-02", "2026-03-02T02:00:00.000+00:00"
+    members = [order(amount=a, product="T0SETTLE") for a in (1_000, 2_000, 3_000)]
+    payee = members[0].creditor
+    bid, total, fee = "b" * 32, 6_000, 30
+    store = open_store(store_url)
+    await store.open()
+    try:
+        first = WriteBatch()
+        for i, o in enumerate(members):
+            p = Payment(payment_id=f"m{i}" * 16, client_id="CORE-TEST", order=o,
+                        state="QUEUED_FOR_BATCH", channel="IBPS", business_date=day,
+                        end_to_end_id=f"m{i}" * 16, uetr=f"0000000{i}-0000-4000-8000-0000000000"
+                                                         "00", created_at=at, updated_at=at)
+            first.accepts.append(NewPayment(p, (Event("payment.accepted", {
+                "amount": o.amount, "currency": "CNY", "debtor_account": o.debtor.account,
+                "product": o.product}),)))
+        first.batches.append(BatchRow(
+            batch_id=bid, profile="T0-merchant-settlement", channel="IBPS", currency="CNY",
+            payee=msgspec.msgpack.encode(payee), payee_account=payee.account, window_key="w1",
+            seq=1, state="UNKNOWN", opened_at=at, closes_at=at, end_to_end_id=bid,
+            uetr="bbbbbbbb-0000-4000-8000-000000000000", members=3, total=total, fee=fee,
+            fee_alone=90, business_date=day))
+        first.joins.extend(BatchJoin(bid, f"m{i}" * 16, o.amount)
+                           for i, o in enumerate(members))
+        first.accepts.append(NewPayment(Payment(
+            payment_id=bid, client_id="~batch", order=order(amount=total, creditor=payee,
+                                                            product="BATCH"),
+            state="UNKNOWN", channel="IBPS", fee=fee, business_date=day, end_to_end_id=bid,
+            uetr="bbbbbbbb-0000-4000-8000-000000000000", created_at=at, updated_at=at)))
+        await store.commit(first)
+        await store.commit(WriteBatch(transitions=[
+            Transition(payment_id=f"m{i}" * 16, from_state="QUEUED_FOR_BATCH",
+                       to_state="UNKNOWN", at=at, cause="batch lost its reply")
+            for i in range(3)]))
+        ledger = open_ledger(store_url)
+        await ledger.open()
+        try:
+            await AccountingWorker(store, SystemClock(), ledger).post_available()
+        finally:
+            await ledger.close()
+    finally:
+        await store.close()
+
+    statement = tmp_path / "ibps.xml"
+    statement.write_bytes(build_camt053(Camt053(
+        msg_id="S", created_at=datetime(2026, 3, 2, 15, tzinfo=UTC), statements=(Statement(
+            id="S1", account="102100099996", balances=(
+                Balance("OPBD", 10**9, "CNY", "CRDT", date(2026, 3, 2)),
+                Balance("CLBD", 10**9 - total, "CNY", "CRDT", date(2026, 3, 2))),
+            entries=(Entry(total, "CNY", "DBIT", booking_date=date(2026, 3, 2),
+                           transactions=(EntryTransaction(end_to_end_id=bid),)),)),))))
+    run = ("recon", "run", "--channel", "IBPS", "--date", day, "--statement", str(statement),
+           "--store", store_url, "--json")
+    proc = await cli(*run)
+    assert proc.returncode == 3, proc.stderr
+    (brk,) = json.loads(proc.stdout)["breaks"]
+    assert (brk["kind"], brk["payment_id"], brk["suggested"]) == \
+        ("status", bid, "settle-from-statement")
+    done = await cli("recon", "resolve", str(brk["break_id"]), "--action",
+                     "settle-from-statement", "--operator", "ann", "--reason", "on statement",
+                     "--store", store_url)
+    assert done.returncode == 0, done.stderr
+
+    store = open_store(store_url)
+    await store.open()
+    try:
+        settled = [await store.payment(f"m{i}" * 16) for i in range(3)]
+        assert [(p.state, p.fee) for p in settled if p] == \
+            [("SETTLED", 5), ("SETTLED", 10), ("SETTLED", 15)]
+        assert (await store.batch(bid)).state == "SETTLED"  # type: ignore[union-attr]
+        history = await store.history(bid)
+        assert "recon settle-from-statement by ann" in history[-1].cause
+    finally:
+        await store.close()
+    again = await cli(*run)
+    assert again.returncode == 0, again.stdout
+    figures = json.loads(again.stdout)["balances"]["CNY"]
+    assert figures["ledger_movement"] == figures["statement_movement"] == -total
+    tb = await cli("ledger", "trial-balance", "--store", store_url)
+    assert tb.returncode == 0, tb.stdout

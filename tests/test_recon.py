@@ -50,6 +50,12 @@ def test_each_kind_of_break() -> None:
         ("short", "SHORT"), ("status", "REJ"), ("status", "UNK")]
 
 
+def test_a_pending_payment_settled_at_another_amount_shows_both() -> None:
+    found = match([line("UNK", -107)], {"UNK": item("UNK", "UNKNOWN", 100)})
+    assert sorted((b.kind, b.stated, b.expected) for b in found.breaks) == [
+        ("amount", -107, -100), ("status", -100, 0)]
+
+
 def test_lines_of_a_reference_net_like_the_books() -> None:
     # UnionPay: settled, then reversed after the switch's timeout (the switch says REJECTED);
     # a same-day return; a payment still waiting whose channel has nothing yet

@@ -51,8 +51,8 @@ async def expected_breaks(day: Day, key: str) -> set[tuple[str, str]]:
         if kind == "extra":
             out.add(("long", ref))
         elif ref in waiting:  # the switch has no verdict: an omitted line shows nothing
-            if kind == "amount":
-                out.add(("status", ref))
+            if kind == "amount":  # settled at another amount than the switch's
+                out |= {("status", ref), ("amount", ref)}
         else:
             out.add(("short" if kind == "omitted" else "amount", ref))
     for ref in waiting:
