@@ -427,9 +427,11 @@ async def test_outbox_reader_waits_for_a_lower_id_still_being_committed() -> Non
 
 
 @pytest.mark.postgres
-async def test_outbox_reader_does_not_wait_for_another_databases_transaction() -> None:
-    """A long transaction in another database of the server holds no event id: the books must
-    not stall behind it."""
+@pytest.mark.parametrize("database", ["postgres", None])  # another database, then this one
+async def test_outbox_reader_does_not_wait_for_a_transaction_that_writes_no_event(
+        database: str | None) -> None:
+    """A long transaction that holds no event id (an operator's open session, a report) must
+    not stall the books, in another database of the server or in this one."""
     if PG_DSN is None:
         pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
     from tests.conftest import _drop_schema, _pg_schema_url
@@ -437,7 +439,8 @@ async def test_outbox_reader_does_not_wait_for_another_databases_transaction() -
     schema, url = await _pg_schema_url()
     store = open_store(url)
     await store.open()
-    elsewhere = await asyncpg.connect(PG_DSN, database="postgres")
+    elsewhere = await (asyncpg.connect(PG_DSN, database=database) if database
+                       else asyncpg.connect(url))
     try:
         tx = elsewhere.transaction()
         await tx.start()

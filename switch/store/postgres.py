@@ -529,7 +529,7 @@ class PostgresStore(Store):
             # the sequence first, then who is writing: whoever drew an id <= last is among them
             last = await con.fetchval(
                 "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM outbox_event_id_seq")
-            running = await con.fetchval(_WRITING_HERE)
+            running = await con.fetchval(_WRITING_NOW)
             upto = self._outbox_horizon.advance(int(last), frozenset(running or ()))
             if upto <= event_id:
                 return []
@@ -560,24 +560,31 @@ async def _insert_history_outbox(
 
 
 async def _insert_outbox(con: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Outbox rows, in a transaction that has its id before it draws event ids: the filter
-    gives it one first if nothing before did. A reader's horizon (`_OutboxHorizon`) relies on
-    every holder of an event id showing as in progress until it ends."""
+    """Outbox rows, in a transaction that has its id and the writers' lock before it draws
+    event ids (the filter runs before the ids are drawn). A reader's horizon (`_OutboxHorizon`)
+    relies on every holder of an event id showing as a writer in progress until it ends."""
     if rows:
         await con.execute(
             "INSERT INTO outbox (payment_id, event_type, body, created_at) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[]) "
-            "WHERE pg_current_xact_id() IS NOT NULL",
+            "WHERE pg_current_xact_id() IS NOT NULL "
+            f"AND pg_advisory_xact_lock_shared({_OUTBOX_LOCK})::text IS NOT NULL",
             *_columns(rows, 4),
         )
 
 
-# Transactions with an id in progress in this database, as the process array has them now. Only
-# this database's: a long transaction elsewhere on the server holds no event id, and waiting
-# for it would stall the books for nothing.
-_WRITING_HERE = (
-    "SELECT array_agg(backend_xid::text::bigint) FROM pg_stat_activity "
-    "WHERE datname = current_database() AND backend_xid IS NOT NULL")
+# Every transaction that writes this schema's outbox holds this advisory lock (shared, so the
+# writers never wait for each other) from before it draws an event id until it ends. Readers
+# wait only for its holders: a long transaction doing anything else, in this database or
+# another, holds no event id, and waiting for it would stall the books for nothing.
+_OUTBOX_LOCK = "727001, hashtext(current_schema()) & 2147483647"  # (class, object) of the lock
+_WRITING_NOW = (
+    "SELECT array_agg(a.backend_xid::text::bigint) FROM pg_locks l "
+    "JOIN pg_stat_activity a ON a.pid = l.pid "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND l.classid = 727001 AND l.objid = (hashtext(current_schema()) & 2147483647)::oid "
+    "AND a.backend_xid IS NOT NULL")
 
 
 class _OutboxHorizon:
