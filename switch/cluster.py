@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ __all__ = ["Cluster", "new_worker_id"]
 
 log = logging.getLogger("payswitch.cluster")
 
-STATUS_CHANNEL = "payswitch_status"
+STATUS_CHANNEL = "payswitch_status"  # a prefix: `Cluster.start` adds the schema's tag
 ADOPT_CHANNEL = "payswitch_adopt"
 _NOTIFY_MAX = 7_000  # PostgreSQL refuses payloads of 8,000 bytes and more
 
@@ -61,6 +62,7 @@ class Cluster:
         self._listener: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._outgoing: list[str] = []
+        self.status_channel = self.adopt_channel = ""  # named in `start`, by the schema
         self._flush_pending = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -79,9 +81,14 @@ class Cluster:
             "AND state NOT IN ('SETTLED', 'REJECTED', 'RETURNED', 'CANCELLED')",
             self.worker_id)
         await self.claim_from_the_dead()
+        # NOTIFY is heard across the whole database: two switches in two schemas of one
+        # database (tenants, test runs) must not push each other's payments to their clients
+        tag = hashlib.sha256(str(await pool.fetchval("SELECT current_schema()")).encode())
+        self.status_channel = f"{STATUS_CHANNEL}_{tag.hexdigest()[:16]}"
+        self.adopt_channel = f"{ADOPT_CHANNEL}_{tag.hexdigest()[:16]}"
         self._listener = await asyncpg.connect(self.store.dsn)
-        await self._listener.add_listener(STATUS_CHANNEL, self._heard_status)
-        await self._listener.add_listener(ADOPT_CHANNEL, self._heard_adopt)
+        await self._listener.add_listener(self.status_channel, self._heard_status)
+        await self._listener.add_listener(self.adopt_channel, self._heard_adopt)
         await self._beat()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="cluster")
 
@@ -161,7 +168,7 @@ class Cluster:
             to_worker, payment_id, self.worker_id)
         if not done.endswith(" 1"):
             return False
-        await self.store.pool.execute("SELECT pg_notify($1, $2)", ADOPT_CHANNEL,
+        await self.store.pool.execute("SELECT pg_notify($1, $2)", self.adopt_channel,
                                       json.dumps({"to": to_worker, "ids": [payment_id]}))
         return True
 
@@ -192,7 +199,7 @@ class Cluster:
     async def _notify(self, lines: list[str]) -> None:
         payload = json.dumps({"from": self.worker_id, "statuses": lines})
         try:
-            await self.store.pool.execute("SELECT pg_notify($1, $2)", STATUS_CHANNEL, payload)
+            await self.store.pool.execute("SELECT pg_notify($1, $2)", self.status_channel, payload)
         except (OSError, asyncpg.PostgresError, StoreError) as exc:
             # a push is best effort (QUERY stands); StoreError: the process is stopping
             log.warning("status push to other workers lost: %r", exc)

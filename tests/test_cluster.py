@@ -212,3 +212,40 @@ async def test_serve_workers_share_one_port(tmp_path: Path) -> None:
         await proc.wait()
         await ibps.stop()
         await _drop_schema(schema)
+
+
+async def test_status_pushes_stay_within_their_schema() -> None:
+    """NOTIFY is heard database-wide: a cluster in another schema of the same database (another
+    tenant, another test run) must not hear this one's status pushes; its own workers must."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    from switch.cluster import Cluster
+    from switch.store.postgres import PostgresStore
+
+    (s1, url1), (s2, url2) = await _pg_schema_url(), await _pg_schema_url()
+    stores = [open_store(u) for u in (url1, url1, url2)]
+    heard: list[list[dict[str, object]]] = [[], [], []]
+    clusters = []
+    try:
+        for i, store in enumerate(stores):
+            await store.open()
+            assert isinstance(store, PostgresStore)
+            c = Cluster(store, f"w{i}")
+            c.on_status = heard[i].append
+            await c.start()
+            clusters.append(c)
+        clusters[0].broadcast({"client_order_id": "X1", "state": "SETTLED"})
+        for _ in range(100):
+            if heard[1]:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)  # time enough for a stray push to arrive too
+        assert heard[1] == [{"client_order_id": "X1", "state": "SETTLED"}]
+        assert heard[0] == [] and heard[2] == []
+    finally:
+        for c in clusters:
+            await c.stop()
+        for store in stores:
+            await store.close()
+        await _drop_schema(s1)
+        await _drop_schema(s2)
