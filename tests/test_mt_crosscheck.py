@@ -7,6 +7,7 @@ reads statement text rather than the FIN envelope, so the strategies stay inside
 
 from __future__ import annotations
 
+import calendar
 import decimal
 import os
 import string
@@ -168,6 +169,10 @@ def test_mt940_package_reads_what_we_build(msg: MT940) -> None:
     texts = [e.details or "" for e in msg.entries] + [
         line for e in msg.entries for line in e.info or ()]
     assume(all(t == t.strip() for t in texts))
+    # mt-940 dates an MMDD entry date in its value date's year, so 29 February beside a value
+    # date of a common year breaks it; the field is MMDD of any year, and we accept it
+    assume(not any(e.entry_date == "0229" and not calendar.isleap(e.value_date.year)
+                   for e in msg.entries))
     msg = type(msg)(**{**{f: getattr(msg, f) for f in msg.__struct_fields__},
                        "information": None})
     wire = build_mt(msg)
