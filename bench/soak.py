@@ -91,8 +91,8 @@ async def _sample(pids: dict[str, int], into: dict[str, list[tuple[float, float]
 
 
 async def soak(seconds: float, share: float, *, window: int = 1000, calibrate_orders: int = 20_000,
-               segment_s: float = 30.0, sample_s: float = 1.0, tolerance_mib: float = 16.0
-               ) -> dict[str, object]:
+               segment_s: float = 30.0, sample_s: float = 1.0, tolerance_mib: float = 16.0,
+               series_path: str | None = None) -> dict[str, object]:
     figures: dict[str, object] = {}
     figures.update(await baseline(calibrate_orders, window, timeout=120.0))
     pids: list[int] = []
@@ -139,6 +139,8 @@ async def soak(seconds: float, share: float, *, window: int = 1000, calibrate_or
                         verdict(series[name], elapsed, tolerance_mib).items()})
     figures["memory_flat"] = figures.pop("switch_flat")
     figures.pop("simulator_flat")
+    if series_path is not None:  # (seconds, MiB) per process, to plot or fit other ways
+        Path(series_path).write_text(json.dumps(series))
     return figures
 
 
@@ -170,6 +172,7 @@ def cli() -> None:
     parser.add_argument("--segment-seconds", type=float, default=30.0)
     parser.add_argument("--sample-seconds", type=float, default=1.0)
     parser.add_argument("--tolerance-mib", type=float, default=16.0)
+    parser.add_argument("--series", help="write the RSS samples of both processes here (JSON)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if not 0 < args.share <= 1 or not 0 < args.seconds <= 3600:
@@ -177,7 +180,7 @@ def cli() -> None:
     figures = uvloop.run(soak(args.seconds, args.share, window=args.window,
                               calibrate_orders=args.calibrate_orders,
                               segment_s=args.segment_seconds, sample_s=args.sample_seconds,
-                              tolerance_mib=args.tolerance_mib))
+                              tolerance_mib=args.tolerance_mib, series_path=args.series))
     if args.json:
         print(json.dumps(figures))
     else:
