@@ -64,7 +64,7 @@ TWINS = ["fastpath._framescan_py", "fastpath._framescan"]
 MT_TWINS = ["fastpath._mttok_py", "fastpath._mttok"]
 SHALLOW = 150  # examples per target in the default suite
 DEEP = 5_000  # under -m slow
-DEADLINE = datetime.timedelta(seconds=1)
+DEADLINE = datetime.timedelta(seconds=5)  # a hang, not a busy machine
 
 
 def fuzz(strategy: st.SearchStrategy[Any], check: Callable[[Any], None]
