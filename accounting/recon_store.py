@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -127,38 +128,38 @@ def correction_prefix(channel: str, day: str) -> str:
     return f"recon:{channel}:{day}:"
 
 
-class ReconStore:
+class ReconStore(ABC):
     """The recon tables and the reads of switch and ledger tables a run needs."""
 
     url: str
 
     _schema_ready = False
 
+    @abstractmethod
     async def open(self) -> None:
         """Connect. The recon tables are made when first used, so a command refused before
         that leaves the database as it was."""
-        raise NotImplementedError
 
-    async def _make_schema(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def _make_schema(self) -> None: ...
 
     async def _schema(self) -> None:
         if not self._schema_ready:
             await self._make_schema()
             self._schema_ready = True
 
-    async def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def close(self) -> None: ...
 
-    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]: ...
 
+    @abstractmethod
     async def write(self, steps: Sequence[tuple[str, Sequence[tuple[Any, ...]]]]) -> None:
         """Every (statement, rows) in one transaction."""
-        raise NotImplementedError
 
-    async def insert_run(self, run: RunRow) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    async def insert_run(self, run: RunRow) -> int: ...
 
     # -- what a run reads ---------------------------------------------------------------------
     async def switch_items(self, channel: str, day: str) -> dict[str, SwitchItem]:
