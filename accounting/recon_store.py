@@ -128,6 +128,18 @@ def correction_prefix(channel: str, day: str) -> str:
     return f"recon:{channel}:{day}:"
 
 
+def where_equal(**columns: str | None) -> tuple[str, list[str]]:
+    """A ``WHERE`` clause (empty when nothing is asked) of the columns given a value, and its
+    arguments: the filters of list commands.
+
+    >>> where_equal(channel="IBPS", status=None)
+    (' WHERE channel = ?', ['IBPS'])
+    """
+    asked = {col: value for col, value in columns.items() if value is not None}
+    clause = " AND ".join(f"{col} = ?" for col in asked)
+    return (f" WHERE {clause}" if clause else ""), list(asked.values())
+
+
 class ReconStore(ABC):
     """The recon tables and the reads of switch and ledger tables a run needs."""
 
@@ -189,15 +201,9 @@ class ReconStore(ABC):
     async def breaks(self, *, channel: str | None = None, day: str | None = None,
                      status: str | None = None) -> list[BreakRow]:
         await self._schema()
-        where, args = [], []
-        for col, value in (("channel", channel), ("business_date", day), ("status", status)):
-            if value is not None:
-                where.append(f"{col} = ?")
-                args.append(value)
-        sql = f"SELECT {_BREAK_COLS} FROM recon_breaks"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = await self.fetch(sql + " ORDER BY break_id", *args)
+        where, args = where_equal(channel=channel, business_date=day, status=status)
+        rows = await self.fetch(f"SELECT {_BREAK_COLS} FROM recon_breaks{where} "
+                                "ORDER BY break_id", *args)
         return [BreakRow(*r) for r in rows]
 
     async def break_row(self, break_id: int) -> BreakRow | None:

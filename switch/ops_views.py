@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from accounting.recon_store import ReconStore
+from accounting.recon_store import ReconStore, where_equal
 from switch.store.base import decode_order
 
 __all__ = ["OrderRow", "daily_report", "find_orders", "list_orders", "percentile"]
@@ -40,16 +40,9 @@ class OrderRow(msgspec.Struct, frozen=True):
 async def list_orders(db: ReconStore, *, state: str | None = None, channel: str | None = None,
                       client: str | None = None, day: str | None = None,
                       limit: int = 50) -> list[OrderRow]:
-    where, args = [], []
-    for col, value in (("state", state), ("channel", channel), ("client_id", client),
-                       ("business_date", day)):
-        if value is not None:
-            where.append(f"{col} = ?")
-            args.append(value)
-    sql = f"SELECT {_ORDER_COLS} FROM payments"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    rows = await db.fetch(sql + " ORDER BY created_at DESC, payment_id LIMIT ?", *args, limit)
+    where, args = where_equal(state=state, channel=channel, client_id=client, business_date=day)
+    rows = await db.fetch(f"SELECT {_ORDER_COLS} FROM payments{where} "
+                          "ORDER BY created_at DESC, payment_id LIMIT ?", *args, limit)
     return [_row(r) for r in rows]
 
 

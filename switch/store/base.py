@@ -333,3 +333,20 @@ class Store(ABC):
     @abstractmethod
     async def outbox_count_after(self, event_id: int, cap: int) -> int:
         """How many committed events follow ``event_id``, counting no further than ``cap``."""
+
+
+# A batch row in the column order of the `batches` table, both ways; both stores share them.
+def batch_row(b: BatchRow) -> tuple[object, ...]:
+    return (b.batch_id, b.profile, b.channel, b.currency, b.payee, b.payee_account,
+            b.window_key, b.seq, b.state, b.opened_at, b.closes_at, b.end_to_end_id, b.uetr,
+            b.members, b.total, b.fee, b.fee_alone, b.business_date, b.closed_at,
+            b.submitted_at, b.finished_at, b.reason, b.retry)
+
+
+def batch_of(r: Any) -> BatchRow:
+    return BatchRow(
+        batch_id=r[0], profile=r[1], channel=r[2], currency=r[3], payee=bytes(r[4]),
+        payee_account=r[5], window_key=r[6], seq=r[7], state=r[8], opened_at=r[9],
+        closes_at=r[10], end_to_end_id=r[11], uetr=r[12], members=r[13], total=r[14],
+        fee=r[15], fee_alone=r[16], business_date=r[17], closed_at=r[18], submitted_at=r[19],
+        finished_at=r[20], reason=r[21], retry=bool(r[22]))

@@ -26,6 +26,8 @@ from switch.store.base import (
     SummaryRow,
     Transition,
     WriteBatch,
+    batch_of,
+    batch_row,
     cap_totals,
     decode_body,
     decode_order,
@@ -253,7 +255,7 @@ class PostgresStore(Store):
                 await con.executemany(
                     f"INSERT INTO batches ({_BATCH_COLS}) VALUES ({marks}) "
                     f"ON CONFLICT (batch_id) DO UPDATE SET {_BATCH_UPDATE}",
-                    [_batch_row(b) for b in batch.batches])
+                    [batch_row(b) for b in batch.batches])
             if batch.joins:
                 await con.execute(
                     "INSERT INTO batch_members (payment_id, batch_id, amount) "
@@ -465,12 +467,12 @@ class PostgresStore(Store):
         else:
             rows = await self.pool.fetch(f"SELECT {_BATCH_COLS} FROM batches "
                                          "ORDER BY opened_at, batch_id")
-        return [_batch_of(r) for r in rows]
+        return [batch_of(r) for r in rows]
 
     async def batch(self, batch_id: str) -> BatchRow | None:
         row = await self.pool.fetchrow(f"SELECT {_BATCH_COLS} FROM batches WHERE batch_id = $1",
                                        batch_id)
-        return _batch_of(row) if row else None
+        return batch_of(row) if row else None
 
     async def batch_members(self, batch_id: str) -> list[tuple[str, int]]:
         rows = await self.pool.fetch("SELECT payment_id, amount FROM batch_members "
@@ -632,21 +634,6 @@ class _OutboxHorizon:
         self._pending = waiting
         return self.safe
 
-
-def _batch_row(b: BatchRow) -> tuple[object, ...]:
-    return (b.batch_id, b.profile, b.channel, b.currency, b.payee, b.payee_account,
-            b.window_key, b.seq, b.state, b.opened_at, b.closes_at, b.end_to_end_id, b.uetr,
-            b.members, b.total, b.fee, b.fee_alone, b.business_date, b.closed_at,
-            b.submitted_at, b.finished_at, b.reason, b.retry)
-
-
-def _batch_of(r: Any) -> BatchRow:
-    return BatchRow(
-        batch_id=r[0], profile=r[1], channel=r[2], currency=r[3], payee=bytes(r[4]),
-        payee_account=r[5], window_key=r[6], seq=r[7], state=r[8], opened_at=r[9],
-        closes_at=r[10], end_to_end_id=r[11], uetr=r[12], members=r[13], total=r[14],
-        fee=r[15], fee_alone=r[16], business_date=r[17], closed_at=r[18], submitted_at=r[19],
-        finished_at=r[20], reason=r[21], retry=bool(r[22]))
 
 
 async def _over_caps(con: asyncpg.Connection, transitions: list[Transition]) -> set[int]:

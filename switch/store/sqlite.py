@@ -30,6 +30,8 @@ from switch.store.base import (
     SummaryRow,
     Transition,
     WriteBatch,
+    batch_of,
+    batch_row,
     cap_totals,
     decode_body,
     decode_order,
@@ -318,7 +320,7 @@ class SqliteStore(Store):
         def q(db: sqlite3.Connection) -> list[BatchRow]:
             rows = db.execute(f"SELECT {_BATCH_COLS} FROM batches{where} "
                               "ORDER BY opened_at, batch_id", states or ()).fetchall()
-            return [_batch_of(r) for r in rows]
+            return [batch_of(r) for r in rows]
 
         return await self._run(q)
 
@@ -326,7 +328,7 @@ class SqliteStore(Store):
         def q(db: sqlite3.Connection) -> BatchRow | None:
             row = db.execute(f"SELECT {_BATCH_COLS} FROM batches WHERE batch_id = ?",
                              (batch_id,)).fetchone()
-            return _batch_of(row) if row else None
+            return batch_of(row) if row else None
 
         return await self._run(q)
 
@@ -402,21 +404,6 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
-
-def _batch_row(b: BatchRow) -> tuple[object, ...]:
-    return (b.batch_id, b.profile, b.channel, b.currency, b.payee, b.payee_account,
-            b.window_key, b.seq, b.state, b.opened_at, b.closes_at, b.end_to_end_id, b.uetr,
-            b.members, b.total, b.fee, b.fee_alone, b.business_date, b.closed_at,
-            b.submitted_at, b.finished_at, b.reason, int(b.retry))
-
-
-def _batch_of(r: tuple[Any, ...]) -> BatchRow:
-    return BatchRow(
-        batch_id=r[0], profile=r[1], channel=r[2], currency=r[3], payee=bytes(r[4]),
-        payee_account=r[5], window_key=r[6], seq=r[7], state=r[8], opened_at=r[9],
-        closes_at=r[10], end_to_end_id=r[11], uetr=r[12], members=r[13], total=r[14],
-        fee=r[15], fee_alone=r[16], business_date=r[17], closed_at=r[18], submitted_at=r[19],
-        finished_at=r[20], reason=r[21], retry=bool(r[22]))
 
 
 def _journal_entry(db: sqlite3.Connection, row: tuple[Any, ...]) -> JournalEntry:
@@ -563,7 +550,7 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
             db.executemany(
                 f"INSERT INTO batches ({_BATCH_COLS}) VALUES ({','.join('?' * 23)}) "
                 f"ON CONFLICT (batch_id) DO UPDATE SET {_BATCH_UPDATE}",
-                [_batch_row(b) for b in batch.batches])
+                [batch_row(b) for b in batch.batches])
         if batch.joins:
             start = db.execute("SELECT coalesce(max(joined), 0) FROM batch_members").fetchone()[0]
             db.executemany(
