@@ -31,7 +31,7 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     window: int = 1000  # orders a session may have submitted and not yet acknowledged
     heartbeat_s: int = 30  # a session silent for 3 heartbeats is closed
     auth_timeout_s: float = 10.0
-    max_pending_writes: int = 50_000  # beyond this the switch answers RETRY_LATER
+    max_pending_writes: int = 50_000  # orders awaiting the store; beyond: RETRY_LATER
     # Payments not final are held in memory; beyond this many (a channel that does not answer
     # keeps them) new orders are answered RETRY_LATER rather than grow the process.
     max_live_payments: int = 200_000

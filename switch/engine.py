@@ -86,6 +86,9 @@ class _IntakeFailure(msgspec.Struct):
     future: asyncio.Future[None]
 
 
+_INTAKE = (_Accept, _IntakeFailure)  # the inputs a client's SUBMIT put in the inbox
+
+
 class EngineStats(msgspec.Struct):
     """Counters for operators and tests: how well group commit is grouping."""
 
@@ -195,6 +198,7 @@ class PaymentEngine:
         self.publish: Publish = lambda p: None
         self.metrics: NullMetrics = NO_METRICS
         self._inbox: deque[Any] = deque()
+        self._intake_waiting = 0  # orders (and refusals to record) among the inbox's inputs
         self._wake = asyncio.Event()
         self._live: dict[str, Payment] = {}  # every non-final payment of this process
         self._runner: asyncio.Task[None] | None = None
@@ -218,11 +222,13 @@ class PaymentEngine:
     def submit(self, client_id: str, order: Order) -> asyncio.Future[tuple[Payment, bool]]:
         """Accept an order durably; the future resolves after the store commit."""
         fut: asyncio.Future[tuple[Payment, bool]] = asyncio.get_running_loop().create_future()
+        self._intake_waiting += 1
         self._put(_Accept(client_id, order, fut))
         return fut
 
     def record_intake_error(self, error: IntakeError) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._intake_waiting += 1
         self._put(_IntakeFailure(error, fut))
         return fut
 
@@ -242,8 +248,19 @@ class PaymentEngine:
 
     @property
     def backlog(self) -> int:
-        """Inputs waiting for the writer: the server's measure of overload."""
+        """Every input waiting for the writer: orders and the engine's own work."""
         return len(self._inbox)
+
+    @property
+    def intake_waiting(self) -> int:
+        """Orders waiting for the writer: the server's measure of overload.
+
+        The engine's own follow-up work (routing what was just accepted, channel statuses) is
+        left out: it is bounded by the payments in flight (`max_live_payments`), and counting it
+        would refuse a client that keeps to its window merely because its last acks are being
+        routed.
+        """
+        return self._intake_waiting
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -377,7 +394,9 @@ class PaymentEngine:
             self._wake.clear()
             while self._inbox:
                 n = min(len(self._inbox), self.batch_max)
-                await self._turn_isolating([self._inbox.popleft() for _ in range(n)])
+                items = [self._inbox.popleft() for _ in range(n)]
+                self._intake_waiting -= sum(type(i) in _INTAKE for i in items)
+                await self._turn_isolating(items)
 
     async def _turn_isolating(self, items: list[Any]) -> None:
         """Run a turn; if its transaction fails, split it so one bad input cannot sink the rest.

@@ -269,7 +269,7 @@ class Session(asyncio.Protocol):
         self.server.engine.metrics.received()
         # Overload is judged first: a flood of bad SUBMITs must not grow the backlog either.
         engine = self.server.engine
-        if engine.backlog >= self.cfg.max_pending_writes:
+        if engine.intake_waiting >= self.cfg.max_pending_writes:
             self.error(ErrorCode.RETRY_LATER, "switch is saturated (store writes behind); "
                        "resend later", seq=_peek_seq(payload))
             return

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+
+# Imported here, at the shallow stack of conftest loading. Otherwise a run whose tests never use
+# hypothesis imports it first from its plugin's terminal summary, deep in pytest's stack, where
+# the assertion rewriter's ast.parse of it hits CPython 3.11.7's "AST constructor recursion depth
+# mismatch" SystemError (CPython gh-106905, fixed in 3.11.8) and the run ends in a traceback.
+import hypothesis  # noqa: F401
 import pytest
 import uvloop
 
