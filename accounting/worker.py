@@ -66,6 +66,9 @@ class AccountingWorker:
         # (channel, currency) -> available position, refreshed after every posted page, so the
         # router can read it without I/O (routing must not do I/O: DESIGN.md layout)
         self.positions: dict[tuple[str, str], int] = {}
+        # The outbox event id the books had posted up to, read just before the positions: they
+        # reflect at least that much (what routing's reservations are counted against).
+        self.positions_as_of = 0
         self._subscribers: list[AlertCallback] = []
         self._alert_cursor = 0
         self._refreshed = 0.0
@@ -80,7 +83,7 @@ class AccountingWorker:
                 return
             if self._own_ledger:
                 await self.ledger.open()
-            self.positions = await self.ledger.positions()
+            await self._read_positions()
             # subscribers hear of crossings from now on, not of the ledger's history
             self._alert_cursor = await self.ledger.last_alert_id()
             self._opened = True
@@ -184,7 +187,7 @@ class AccountingWorker:
         await self.open()
         async with self._refreshing:  # two refreshes at once would deliver a crossing twice
             self._refreshed = time.monotonic()
-            self.positions = await self.ledger.positions()
+            await self._read_positions()
             while alerts := await self.ledger.alerts(self._alert_cursor):
                 for a in alerts:
                     self._alert_cursor = a.alert_id or self._alert_cursor
@@ -195,6 +198,11 @@ class AccountingWorker:
                                 await result
                         except Exception:  # an alert consumer must not stop the books
                             log.exception("alert subscriber failed on %s", a)
+
+    async def _read_positions(self) -> None:
+        as_of = await self.ledger.cursor(self.consumer)
+        self.positions = await self.ledger.positions()
+        self.positions_as_of = as_of
 
     async def lag(self) -> int:
         """Committed outbox events not yet posted (counted up to a cap). Counted directly, not
@@ -217,15 +225,32 @@ class AccountingWorker:
                 log.exception("posting failed; retrying")
                 await asyncio.sleep(1.0)
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="accounting-worker")
+    async def follow(self) -> None:
+        """Post nothing; read the positions and alerts others post every `refresh_s` (a
+        worker of a cluster while another holds the accounting lease)."""
+        while True:
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading the books failed; retrying")
+            await asyncio.sleep(self.refresh_s)
 
-    async def stop(self) -> None:
+    def start(self, *, post: bool = True) -> None:
+        """Run in the background: posting (`run`), or with ``post`` False following others'
+        postings (`follow`)."""
+        work = self.run() if post else self.follow()
+        self._task = asyncio.get_running_loop().create_task(work, name="accounting-worker")
+
+    async def stop(self, *, close: bool = True) -> None:
+        """Stop the background task; with ``close`` False the ledger stays open (a worker
+        changing from following to posting, or back)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._own_ledger and self._opened:
+        if close and self._own_ledger and self._opened:
             await self.ledger.close()
             self._opened = False

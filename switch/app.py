@@ -66,9 +66,12 @@ class SwitchApp:
             # the router reads positions without I/O: the worker's figures as of its last page
             self.engine.positions = lambda: {k: v for k, v in self.poster.positions.items()
                                              if k[0] in checked}
+            self.engine.positions_as_of = lambda: self.poster.positions_as_of
+            self.engine.refresh_positions = self.poster.refresh
         self.poster.subscribe_alerts(self.server.push_alert)
         self.cluster: Cluster | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._accounting_turn = asyncio.Lock()
         if isinstance(self.store, PostgresStore) and config.cluster.enabled:
             self._join_cluster(config, adapters)
         self.port: int | None = None
@@ -100,14 +103,18 @@ class SwitchApp:
     def _on_lease(self, name: str, held: bool) -> None:
         """Run what the lease stands for while this worker holds it, and only then."""
         if name == "accounting":
-            if held:
-                self.poster.start()
-            else:
-                self._background(self.poster.stop())
+            # while another worker posts, this one follows the books it posts (positions for
+            # routing, alerts for its operator consoles)
+            self._background(self._accounting(post=held))
             return
         adapter = self.engine.adapters.get(name.removeprefix("channel:"))
         if adapter is not None:
             self._background(self._session(adapter, held))
+
+    async def _accounting(self, *, post: bool) -> None:
+        async with self._accounting_turn:  # lease changes in order, one at a time
+            await self.poster.stop(close=False)
+            self.poster.start(post=post)
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -130,8 +137,8 @@ class SwitchApp:
         if self.journal is not None:
             self.journal.start()  # before the engine: recovery already talks to channels
         await self.engine.start()
-        if self.cluster is None:
-            self.poster.start()  # in a cluster: the worker holding the accounting lease
+        # in a cluster only the worker holding the accounting lease posts; the others follow
+        self.poster.start(post=self.cluster is None)
         self.port = await self.server.start(port=port)
         if self.ops is not None:
             self.metrics_port = await self.ops.start(*self._metrics_at)

@@ -176,7 +176,7 @@ class Cluster:
 
     def broadcast(self, status: dict[str, Any]) -> None:
         """Tell the other workers about a state change (their sessions of the client)."""
-        self._outgoing.append(json.dumps(status, separators=(",", ":")))
+        self._outgoing.append(json.dumps(status, separators=(",", ":"), ensure_ascii=False))
         if not self._flush_pending:
             self._flush_pending = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -188,16 +188,19 @@ class Cluster:
         chunks: list[str] = []
         size = 0
         for line in lines:
-            if chunks and size + len(line) > _NOTIFY_MAX:
+            n = len(line.encode()) + 1  # PostgreSQL counts the payload's bytes
+            if chunks and size + n > _NOTIFY_MAX:
                 await self._notify(chunks)
                 chunks, size = [], 0
             chunks.append(line)
-            size += len(line) + 1
+            size += n
         if chunks:
             await self._notify(chunks)
 
     async def _notify(self, lines: list[str]) -> None:
-        payload = json.dumps({"from": self.worker_id, "statuses": lines})
+        # The statuses go in as they were encoded: encoding them again as strings escaped
+        # every quote and made payloads measured under the limit too long for PostgreSQL.
+        payload = f'{{"from":{json.dumps(self.worker_id)},"statuses":[{",".join(lines)}]}}'
         try:
             await self.store.pool.execute("SELECT pg_notify($1, $2)", self.status_channel, payload)
         except (OSError, asyncpg.PostgresError, StoreError) as exc:
@@ -208,8 +211,8 @@ class Cluster:
         message = json.loads(payload)
         if message.get("from") == self.worker_id:
             return
-        for line in message.get("statuses", ()):
-            self.on_status(json.loads(line))
+        for status in message.get("statuses", ()):
+            self.on_status(status)
 
     def _heard_adopt(self, _con: Any, _pid: int, _channel: str, payload: str) -> None:
         message = json.loads(payload)

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import ChainMap, deque
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -42,6 +42,7 @@ from switch.store import (
     Event,
     IntakeError,
     NewPayment,
+    PositionClaim,
     StandaloneEvent,
     Store,
     Transition,
@@ -126,6 +127,9 @@ class _Turn:
         self.outside: dict[str, Payment] = {}  # final payments a turn moves again (returns)
         self.after: list[Callable[[], None]] = []  # once durable
         self.undo: list[Callable[[], None]] = []  # if it is not
+        # inputs to plan again if the store refuses the move they led to (a fallback route
+        # whose caps or position another process took meanwhile)
+        self.again: dict[str, object] = {}
 
     def current(self, pid: str) -> Payment | None:
         return self.staged.get(pid) or self.engine._live.get(pid) or self.outside.get(pid)
@@ -142,10 +146,13 @@ class _Turn:
             caps = (*caps, *_release(p))
         if batch_payment:
             events = ()  # a batch books through its members and batch.settled
+        # A batch's payment claims no position: its members did, each for its own amount.
+        position = (self.engine._claim(p, channel)
+                    if to == State.ROUTED and channel is not None and not batch_payment else None)
         self.batch.transitions.append(Transition(
             payment_id=p.payment_id, from_state=p.state, to_state=to, at=self.now, cause=cause,
             reason=reason, channel=channel, fee=fee, business_date=business_date,
-            events=events, caps=caps,
+            events=events, caps=caps, position=position,
             route_decision=None if decision is None else decision.encode(),
         ))
         self.engine._plan_caps(caps)
@@ -188,8 +195,16 @@ class PaymentEngine:
         self.inquiry_backoff_cap_s = inquiry_backoff_cap_s
         self._inquiries: dict[str, int] = {}  # inquiries made per UNKNOWN payment
         self.batching = batching  # micro-payment batches, when the catalogue has profiles
-        # (channel, currency) -> available position, for the channels routing checks
+        # (channel, currency) -> available position in the books, for the channels routing
+        # checks, and the outbox event id the books had posted up to when it was read
         self.positions: Callable[[], Mapping[tuple[str, str], int]] = dict
+        self.positions_as_of: Callable[[], int] = lambda: 0
+        self.refresh_positions: Callable[[], Awaitable[None]] | None = None
+        # What routed payments hold of those positions that the books do not show yet (every
+        # process's, as the store last said), and what this turn has claimed on top.
+        self._reserved: dict[tuple[str, str], int] = {}
+        self._reserved_as_of: int | None = None  # None: read it again before routing
+        self._turn_claims: dict[tuple[str, str], int] = {}
         self._watcher: asyncio.Task[None] | None = None
         # Set when this process is a worker of a cluster (switch.cluster): its id, and who to
         # ask before handing a payment to the worker that holds its channel's session.
@@ -431,6 +446,8 @@ class PaymentEngine:
         accepts: list[_Accept] = []
         failures: list[_IntakeFailure] = []
         self._prune_caps()
+        await self._load_reserved()
+        self._turn_claims = {}
         # Each decision sees the caps planned before it in this turn; the committed figures
         # change only once the batch is durable (a failed turn is planned again).
         self._turn_caps = (ChainMap({}, self.channel_used), ChainMap({}, self.debtor_used))
@@ -453,6 +470,9 @@ class PaymentEngine:
             raise
         finally:
             self._turn_caps = None
+            if self._turn_claims:  # what the store granted is read back before the next route
+                self._turn_claims = {}
+                self._reserved_as_of = None
         # Inquiries and resends of unchanged payments write nothing but must still happen.
         if len(batch):
             started = time.perf_counter()
@@ -498,6 +518,7 @@ class PaymentEngine:
                 _add_caps(self.channel_used, self.debtor_used, d)
             self._observe_transition(t, staged[t.payment_id], events)
         reroute: list[Payment] = []
+        retry: list[object] = []
         for pid, payment in staged.items():
             if pid in failed:
                 if pid in turn.unborn:
@@ -507,12 +528,20 @@ class PaymentEngine:
                 fresh = await self._reload(pid)
                 if fresh is not None and fresh.state in (State.ACCEPTED, State.SCHEDULED):
                     reroute.append(fresh)  # a route the store refused: decide again
+                elif fresh is not None and pid in turn.again:
+                    retry.append(turn.again[pid])
             else:
                 self._remember(payment)
-        if reroute:
-            await self._load_caps()  # what every process has used of them, as committed
+        if reroute or retry:
+            # what every process has used of the caps and holds of the positions, as committed
+            await self._load_caps()
+            if self.refresh_positions is not None:
+                await self.refresh_positions()
+            self._reserved_as_of = None
             for p in reroute:
                 self._put(_Route(p))
+            for item in retry:
+                self._put(item)
         for action in turn.after:
             action()
         for row in batch.batches:
@@ -633,14 +662,21 @@ class PaymentEngine:
             if p is None or p.state not in (State.ACCEPTED, State.SCHEDULED):
                 return
             clock_now = self.clock.now()
-            # A SCHEDULED payment already holds caps: decide as if it did not, so it does not
-            # compete with itself; the move below gives them back and takes the new ones.
+            # A SCHEDULED payment already holds caps and its position: decide as if it did
+            # not, so it does not compete with itself; the move below gives them back and
+            # takes the new ones.
             held = _release(p)
             self._plan_caps(held)
+            position = self._held_position(p)
+            claims = self._turn_claims
+            if position is not None:
+                claims[position] = claims.get(position, 0) - p.order.amount
             try:
                 decision = self.router.decide(p.order, clock_now, self.routing_state(clock_now))
             finally:
                 self._plan_caps(tuple(_negate(d) for d in held))
+                if position is not None:
+                    claims[position] += p.order.amount
             why = "route: " + decision.head  # the whole explanation is stored with the move
             if decision.channel is None:
                 reopens = self._circuits_reopen(clock_now) if decision.reason == "AB07" else None
@@ -876,10 +912,40 @@ class PaymentEngine:
         return RoutingState(
             channel_used=channel_used,
             debtor_used=debtor_used,
-            positions=self.positions(),
+            positions=self._positions_left(),
             unavailable=frozenset(c for c, b in self.breakers.items() if not b.allows(now)),
             success_ppm={c: w.ppm() for c, w in self.success.items()},
         )
+
+    def _positions_left(self) -> dict[tuple[str, str], int]:
+        """The books' positions less what routed payments hold of them."""
+        reserved, claims = self._reserved, self._turn_claims
+        return {k: v - reserved.get(k, 0) - claims.get(k, 0) for k, v in self.positions().items()}
+
+    def _claim(self, p: Payment, channel: str) -> PositionClaim | None:
+        """The reservation a move of ``p`` to ``channel`` takes, when routing checks that
+        channel's position (the store grants it only if it still fits)."""
+        key = (channel, p.order.currency)
+        available = self.positions().get(key)
+        if available is None:
+            return None
+        self._turn_claims[key] = self._turn_claims.get(key, 0) + p.order.amount
+        return PositionClaim(channel, p.order.currency, p.order.amount, available,
+                             self.positions_as_of())
+
+    def _held_position(self, p: Payment) -> tuple[str, str] | None:
+        """The position a SCHEDULED payment reserved when it was routed, if routing checks it."""
+        if p.state != State.SCHEDULED or p.channel is None:
+            return None
+        key = (p.channel, p.order.currency)
+        return key if key in self.positions() else None
+
+    async def _load_reserved(self) -> None:
+        """Read the reservations again when the books' snapshot moved or a turn changed them."""
+        as_of = self.positions_as_of()
+        if self._reserved_as_of != as_of and self.positions():
+            self._reserved = await self.store.position_reserved(as_of)
+            self._reserved_as_of = as_of
 
     def _consume(self, p: Payment, channel: str, business_date: date | None
                  ) -> tuple[str | None, tuple[CapDelta, ...]]:
@@ -947,6 +1013,7 @@ class PaymentEngine:
             self._observe(p.channel, ok=not technical)  # a refused payment is a working channel
             # From UNKNOWN the state machine allows no reroute: such a payment ends here.
             if technical and p.state == State.SUBMITTED and self._fall_back(p, st, turn):
+                turn.again[p.payment_id] = st
                 return
             self._tried.pop(p.payment_id, None)
             move(p, State.REJECTED, f"{p.channel} rejected: {st.detail or st.reason}",

@@ -5,6 +5,9 @@ worker's payments, books and channel session taken over by the other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -25,6 +28,7 @@ from tests.conftest import CLIENT_ID, CLIENT_SECRET, PG_DSN, _drop_schema, _pg_s
 
 pytestmark = pytest.mark.postgres
 
+ROOT = Path(__file__).resolve().parents[1]
 CAP = 1_000_000  # IBPS channel-wide daily cap in this test: 10,000 CNY
 
 
@@ -39,8 +43,8 @@ class Pair:
         return await SwitchClient.connect("127.0.0.1", worker.port, CLIENT_ID, CLIENT_SECRET)
 
 
-@pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
+@contextlib.asynccontextmanager
+async def _pair(tmp_path: Path, routing: str = "") -> AsyncIterator[Pair]:
     if PG_DSN is None:
         pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
     schema, store_url = await _pg_schema_url()
@@ -54,7 +58,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     config = tmp_path / "switch.toml"
     config.write_text(
         f'[server]\nport = 0\n\n[clients.{CLIENT_ID}]\nsecret = "{CLIENT_SECRET}"\n\n'
-        f'[routing]\ncatalogue = "{tmp_path / "channels.toml"}"\n\n'
+        f'[routing]\ncatalogue = "{tmp_path / "channels.toml"}"\n{routing}\n'
         "[cluster]\nlease_s = 2.0\nheartbeat_s = 0.5\n\n"
         f"[channels.ibps]\nport = {await ibps.start()}\nreply_timeout_s = 5.0\n\n"
         f"[channels.unionpay]\nport = {await unionpay.start()}\nreply_timeout_s = 5.0\n",
@@ -72,6 +76,12 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
         await ibps.stop()
         await unionpay.stop()
         await _drop_schema(schema)
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
+    async with _pair(tmp_path) as p:
+        yield p
 
 
 def _order(n: int, amount: int = 10_000, **fields: object) -> Order:
@@ -114,6 +124,48 @@ async def test_a_daily_cap_shared_by_both_is_never_exceeded(pair: Pair) -> None:
     assert settled == CAP  # ... and used it up: exactly 20 of 40 went
     assert states == {("SETTLED", None): 20, ("REJECTED", "AM14"): 20}
     assert pair.ibps.books.settled_total() == settled
+
+
+async def test_a_position_shared_by_both_is_never_routed_twice(tmp_path: Path) -> None:
+    # Treasury funds IBPS with 1,000 CNY; 2,000 CNY of orders arrive through both workers at
+    # once. Each worker reads the same books, so only the reservations in the database keep
+    # the two from spending the same money.
+    async with _pair(tmp_path, routing='positions = ["IBPS"]\n') as pair:
+        funded = await asyncio.to_thread(subprocess.run, [
+            sys.executable, "-m", "switch.cli", "treasury", "fund", "--channel", "IBPS",
+            "--amount", "100000", "--currency", "CNY", "--operator", "treasury.wang",
+            "--reason", "morning funding", "--ref", "T-1", "--store", pair.store_url],
+            capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert funded.returncode == 0, funded.stderr
+        ca, cb = await pair.client(pair.a), await pair.client(pair.b)
+        try:
+            # until each worker's books show the funding: a 0.01 CNY probe through each settles
+            spent, n = 0, 0
+            for c in (ca, cb):
+                for _ in range(100):
+                    n += 1
+                    probe = _order(900 + n, amount=1)
+                    await c.submit(probe)
+                    if (await c.wait_final(probe.client_order_id, timeout=30)).state \
+                            == "SETTLED":
+                        spent += 1
+                        break
+                    await asyncio.sleep(0.1)
+            assert spent == 2
+            orders = [_order(1000 + n, amount=5_000) for n in range(40)]
+            await asyncio.gather(*(c.submit(o) for c, o in zip([ca, cb] * 20, orders,
+                                                                strict=True)))
+            finals = [await (ca if i % 2 == 0 else cb).wait_final(o.client_order_id, timeout=30)
+                      for i, o in enumerate(orders)]
+        finally:
+            await ca.close()
+            await cb.close()
+        settled = sum(o.amount for o, f in zip(orders, finals, strict=True)
+                      if f.state == "SETTLED")
+        assert settled <= 100_000 - spent  # never more than the position held
+        assert settled >= 100_000 - spent - 2 * 5_000  # ... and not left mostly unused
+        assert {(f.state, f.reason) for f in finals} == {("SETTLED", None), ("REJECTED", "AM04")}
+        assert pair.ibps.books.settled_total() == settled + spent
 
 
 async def test_a_killed_worker_is_taken_over(pair: Pair) -> None:
@@ -171,7 +223,6 @@ async def test_a_killed_worker_is_taken_over(pair: Pair) -> None:
 
 async def test_serve_workers_share_one_port(tmp_path: Path) -> None:
     """`payswitch serve --workers 2`: one port, connections spread over both workers."""
-    import sys
 
     if PG_DSN is None:
         pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
@@ -249,3 +300,43 @@ async def test_status_pushes_stay_within_their_schema() -> None:
             await store.close()
         await _drop_schema(s1)
         await _drop_schema(s2)
+
+
+async def test_a_burst_of_status_pushes_arrives_whole() -> None:
+    """A worker finishing many payments in one turn pushes them in NOTIFY payloads under
+    PostgreSQL's 8,000-byte limit; every status arrives, non-ASCII text included. (Statuses
+    were once encoded twice: escaped quotes made payloads too long, and pushes were lost.)"""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    from switch.cluster import Cluster
+    from switch.store.postgres import PostgresStore
+
+    schema, url = await _pg_schema_url()
+    stores = [open_store(url) for _ in range(2)]
+    heard: list[dict[str, object]] = []
+    clusters = []
+    try:
+        for i, store in enumerate(stores):
+            await store.open()
+            assert isinstance(store, PostgresStore)
+            c = Cluster(store, f"w{i}")
+            c.on_status = heard.append if i == 1 else (lambda s: None)
+            await c.start()
+            clusters.append(c)
+        sent = [{"client_id": CLIENT_ID, "payment_id": f"{n:032x}",
+                 "client_order_id": f"CL-{n:06d}", "state": "REJECTED", "reason": "AM04",
+                 "channel": "IBPS", "fee": n, "final": True, "at": "2026-12-06T10:00:00+08:00",
+                 "note": "头寸不足 \"quoted\""} for n in range(300)]
+        for status in sent:
+            clusters[0].broadcast(status)
+        for _ in range(250):
+            if len(heard) >= len(sent):
+                break
+            await asyncio.sleep(0.02)
+        assert heard == sent
+    finally:
+        for c in clusters:
+            await c.stop()
+        for store in stores:
+            await store.close()
+        await _drop_schema(schema)

@@ -21,6 +21,7 @@ from switch.store import (
     HistoryRow,
     IntakeError,
     NewPayment,
+    PositionClaim,
     Store,
     SummaryRow,
     Transition,
@@ -360,6 +361,90 @@ async def test_failed_batch_leaves_caps_unchanged(store: Store) -> None:
     assert await caps(store) == before == {("IBPS", DAY, ""): 500, ("IBPS", DAY, DEBTOR): 500}
     got = await store.payment(old.payment_id)
     assert got is not None and got.state == "ROUTED"
+
+
+# -- position reservations ----------------------------------------------------------------------
+def claim(p: Payment, available: int, as_of: int = 0, channel: str = "IBPS") -> PositionClaim:
+    return PositionClaim(channel, p.order.currency, p.order.amount, available, as_of)
+
+
+def routed(p: Payment, available: int, as_of: int = 0, channel: str = "IBPS",
+           src: str = "ACCEPTED") -> Transition:
+    return move(p, src, "ROUTED", channel=channel, position=claim(p, available, as_of, channel))
+
+
+async def test_claims_are_granted_in_order_until_the_position_is_used(store: Store) -> None:
+    a, b, c = payment(amount=600), payment(amount=500), payment(amount=400)
+    await accept(store, a, b, c)
+    # a fits, b would not beside it, c does
+    result = await store.commit(WriteBatch(transitions=[
+        routed(a, 1000), routed(b, 1000), routed(c, 1000)]))
+    assert result.applied == [True, False, True]
+    assert await store.position_reserved(0) == {("IBPS", "CNY"): 1000}
+    assert (await store.payment(b.payment_id)).state == "ACCEPTED"  # type: ignore[union-attr]
+    # a later turn, another process: the same books figure, but the position is taken
+    d = payment(amount=1)
+    await accept(store, d)
+    assert (await store.commit(WriteBatch(transitions=[routed(d, 1000)]))).applied == [False]
+    assert (await store.commit(WriteBatch(transitions=[routed(d, 1001)]))).applied == [True]
+
+
+async def test_a_rejected_payment_gives_its_reservation_back(store: Store) -> None:
+    a, b = payment(amount=700), payment(amount=700)
+    await accept(store, a, b)
+    assert (await store.commit(WriteBatch(transitions=[routed(a, 1000)]))).applied == [True]
+    assert (await store.commit(WriteBatch(transitions=[routed(b, 1000)]))).applied == [False]
+    await store.commit(WriteBatch(transitions=[
+        move(a, "ROUTED", "SUBMITTED"), move(a, "SUBMITTED", "REJECTED", reason="AC04")]))
+    assert await store.position_reserved(0) == {}
+    assert (await store.commit(WriteBatch(transitions=[routed(b, 1000)]))).applied == [True]
+
+
+async def test_a_settled_reservation_counts_until_the_books_have_posted_it(store: Store) -> None:
+    a = payment(amount=700)
+    await accept(store, a)
+    await store.commit(WriteBatch(transitions=[routed(a, 1000)]))
+    await store.commit(WriteBatch(transitions=[
+        move(a, "ROUTED", "SUBMITTED"),
+        move(a, "SUBMITTED", "SETTLED", events=(Event("payment.settled", {"amount": 700}),))]))
+    settled_at = max(e.event_id for e in await store.outbox_after(0, 100))
+    # books posted up to before the settlement: still reserved; up to it: the books show it
+    assert await store.position_reserved(settled_at - 1) == {("IBPS", "CNY"): 700}
+    assert await store.position_reserved(settled_at) == {}
+    b = payment(amount=400)
+    await accept(store, b)
+    # a snapshot from before the settlement was posted: the books say 1000, 700 of it spent
+    assert (await store.commit(WriteBatch(transitions=[
+        routed(b, 1000, as_of=settled_at - 1)]))).applied == [False]
+    # one after it: the books say 300 and nothing else is held
+    assert (await store.commit(WriteBatch(transitions=[
+        routed(b, 300, as_of=settled_at)]))).applied == [False]
+    assert (await store.commit(WriteBatch(transitions=[
+        routed(b, 400, as_of=settled_at)]))).applied == [True]
+    # the settled row is forgotten now: a snapshot older than that is refused as stale, as
+    # it would count the 700 as still in the books
+    c = payment(amount=1)
+    await accept(store, c)
+    assert (await store.commit(WriteBatch(transitions=[
+        routed(c, 10_000, as_of=settled_at - 1)]))).applied == [False]
+    assert (await store.commit(WriteBatch(transitions=[
+        routed(c, 401, as_of=settled_at)]))).applied == [True]
+
+
+async def test_a_reroute_moves_the_reservation_to_the_new_channel(store: Store) -> None:
+    a = payment(amount=700)
+    await accept(store, a)
+    # in one batch: routed to IBPS, refused there technically, rerouted to HVPS
+    result = await store.commit(WriteBatch(transitions=[
+        routed(a, 1000), move(a, "ROUTED", "SUBMITTED"),
+        routed(a, 700, channel="HVPS", src="SUBMITTED")]))
+    assert result.applied == [True, True, True]
+    assert await store.position_reserved(0) == {("HVPS", "CNY"): 700}
+    # and off to a channel whose position nobody checks: nothing held any more
+    await store.commit(WriteBatch(transitions=[
+        move(a, "ROUTED", "SUBMITTED"),
+        move(a, "SUBMITTED", "ROUTED", channel="CIPS")]))
+    assert await store.position_reserved(0) == {}
 
 
 # -- history, outbox, intake errors, summary ----------------------------------------------------

@@ -42,6 +42,23 @@ class CapDelta(msgspec.Struct, frozen=True):
     debtor_cap: int | None = None
 
 
+class PositionClaim(msgspec.Struct, frozen=True):
+    """A routed payment's reservation of a channel's prefunded position.
+
+    ``available`` is the position as the books stood once every outbox event up to ``as_of``
+    was posted. The store grants the claim only if it fits beside every reservation that
+    snapshot does not yet reflect (of this and every other process), so two processes never
+    route the same remaining position twice. A reservation lasts until the payment is rejected
+    or cancelled, or until the books have posted its settlement.
+    """
+
+    channel: str
+    currency: str
+    amount: int  # minor units
+    available: int
+    as_of: int  # the outbox event id the books had posted up to when available was read
+
+
 class CapRow(msgspec.Struct, frozen=True):
     """One row of ``route_caps``: ``debtor`` '' is the channel-wide total."""
 
@@ -69,6 +86,9 @@ class Transition(msgspec.Struct, frozen=True, kw_only=True):
     business_date: str | None = None  # the business day whose caps the payment holds
     events: tuple[Event, ...] = ()
     caps: tuple[CapDelta, ...] = ()
+    # A move to ROUTED on a channel whose position routing checks; a move to ROUTED without
+    # one, to REJECTED or to CANCELLED gives the payment's reservation back.
+    position: PositionClaim | None = None
     # routing.RouteDecision.encode() of the decision this move carries out (ROUTED, or REJECTED
     # by routing): kept with the history row, read back by Store.route_decision
     route_decision: bytes | None = None
@@ -215,6 +235,74 @@ def cap_totals(transitions: list[Transition]) -> list[tuple[str, str, str, int]]
     return [(*key, n) for key, n in sorted(totals.items()) if n]
 
 
+# Moves that end a payment's position reservation at once (nothing reached the books); a move
+# to SETTLED marks it to end once the books have posted the settlement.
+POSITION_RELEASING = ("REJECTED", "CANCELLED")
+
+
+class PositionWrites(msgspec.Struct, frozen=True):
+    """What applied moves do to reservations, one net action per payment: its claim taken
+    (or moved to another channel), given back, and/or marked settled."""
+
+    claims: list[tuple[str, PositionClaim]]
+    ended: list[str]
+    settled: list[str]
+
+
+def position_writes(applied: list[Transition]) -> PositionWrites:
+    """The net effect of ``applied`` (in the order they were applied) on reservations: a
+    payment that moves more than once in a batch ends with what its last move decided.
+
+    >>> c = PositionClaim("IBPS", "CNY", 5, available=9, as_of=0)
+    >>> t = lambda to, **kw: Transition(payment_id="p", from_state="", to_state=to, at="",
+    ...                                 cause="", **kw)
+    >>> position_writes([t("ROUTED", channel="IBPS", position=c), t("SETTLED")]).settled
+    ['p']
+    >>> position_writes([t("ROUTED", channel="IBPS", position=c), t("REJECTED")]).ended
+    ['p']
+    """
+    claim: dict[str, PositionClaim | None] = {}  # None: given back
+    settled: set[str] = set()
+    for t in applied:
+        if t.position is not None:
+            claim[t.payment_id] = t.position
+            settled.discard(t.payment_id)
+        elif t.to_state in POSITION_RELEASING or (t.to_state == "ROUTED" and t.channel):
+            claim[t.payment_id] = None
+        elif t.to_state == "SETTLED":
+            settled.add(t.payment_id)
+    return PositionWrites(
+        claims=[(pid, c) for pid, c in claim.items() if c is not None],
+        ended=[pid for pid, c in claim.items() if c is None],
+        settled=sorted(pid for pid in settled if claim.get(pid, True) is not None))
+
+
+def position_refusals(claims: list[tuple[int, PositionClaim]],
+                      reserved: dict[tuple[str, str], int],
+                      gc_upto: dict[tuple[str, str], int]) -> set[int]:
+    """Which claims (by index) do not fit: ``reserved`` is what other payments hold of each
+    position as the oldest claiming snapshot sees it, ``gc_upto`` the newest snapshot whose
+    settled reservations were forgotten (an older snapshot would count their money twice as
+    available). Claims are granted in order, each counting those granted before it.
+
+    >>> c = PositionClaim("HVPS", "CNY", 60, available=100, as_of=7)
+    >>> sorted(position_refusals([(0, c), (1, c)], {}, {}))
+    [1]
+    >>> sorted(position_refusals([(0, c)], {}, {("HVPS", "CNY"): 8}))
+    [0]
+    """
+    held = dict(reserved)
+    refused: set[int] = set()
+    for i, c in claims:
+        key = (c.channel, c.currency)
+        taken = held.get(key, 0)
+        if c.as_of < gc_upto.get(key, 0) or taken + c.amount > c.available:
+            refused.add(i)
+            continue
+        held[key] = taken + c.amount
+    return refused
+
+
 class StoreError(Exception):
     code = "STORE_ERROR"
 
@@ -291,6 +379,11 @@ class Store(ABC):
     @abstractmethod
     async def route_caps(self, since: str) -> list[CapRow]:
         """Daily caps used on business days >= ``since`` (ISO date), channel rows included."""
+
+    @abstractmethod
+    async def position_reserved(self, as_of: int) -> dict[tuple[str, str], int]:
+        """(channel, currency) -> the reservations of routed payments that the books, posted
+        up to outbox event ``as_of``, do not reflect yet (every process's)."""
 
     @abstractmethod
     async def route_decision(self, payment_id: str) -> dict[str, Any] | None:

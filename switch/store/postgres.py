@@ -33,6 +33,8 @@ from switch.store.base import (
     decode_order,
     encode_body,
     encode_order,
+    position_refusals,
+    position_writes,
 )
 
 # Versioned migrations: (version, statements). Append only; never edit a released one.
@@ -153,6 +155,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             name TEXT PRIMARY KEY,
             worker_id TEXT NOT NULL,
             expires_at TIMESTAMPTZ NOT NULL
+        )""",
+    ]),
+    # Prefunded positions reserved by routed payments (switch.store.base.PositionClaim); one
+    # row per channel and currency to lock claims on, with how far reservations settled in
+    # the books were forgotten.
+    (6, [
+        """CREATE TABLE route_positions (
+            payment_id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount BIGINT NOT NULL,
+            settled_upto BIGINT
+        )""",
+        "CREATE INDEX route_positions_key ON route_positions (channel, currency)",
+        """CREATE TABLE route_position_keys (
+            channel TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            gc_upto BIGINT NOT NULL,
+            PRIMARY KEY (channel, currency)
         )""",
     ]),
 ]
@@ -332,13 +353,14 @@ class PostgresStore(Store):
         self, con: asyncpg.Connection, transitions: list[Transition]
     ) -> list[bool]:
         applied = [False] * len(transitions)
-        over = await _over_caps(con, transitions)
+        over = await _over_caps(con, transitions) | await _refused_claims(con, transitions)
         # A payment may move twice in one batch (ROUTED then SUBMITTED): apply in rounds in which
         # each payment appears once, so each UPDATE sees the previous round's state.
         pending = [i for i in range(len(transitions)) if i not in over]
         history: list[tuple[Any, ...]] = []
         outbox: list[tuple[Any, ...]] = []
         moved_caps: list[Transition] = []  # applied transitions that change caps
+        done: list[Transition] = []  # every applied transition
         while pending:
             seen: set[str] = set()
             this_round: list[int] = []
@@ -372,6 +394,7 @@ class PostgresStore(Store):
             for i, t in zip(this_round, ts, strict=True):
                 if t.payment_id in moved:
                     applied[i] = True
+                    done.append(t)
                     if t.caps:
                         moved_caps.append(t)
                     history.append((t.payment_id, t.from_state, t.to_state, t.at, t.cause,
@@ -394,6 +417,7 @@ class PostgresStore(Store):
                 *_columns(caps, 4),
             )
         await _insert_history_outbox(con, history, outbox)
+        await _write_positions(con, done)
         return applied
 
     @property
@@ -450,6 +474,11 @@ class PostgresStore(Store):
             "FROM payments GROUP BY state, channel, currency ORDER BY state, channel, currency"
         )
         return [SummaryRow(*r) for r in rows]
+
+    async def position_reserved(self, as_of: int) -> dict[tuple[str, str], int]:
+        return {(r[0], r[1]): int(r[2]) for r in await self.pool.fetch(
+            "SELECT channel, currency, sum(amount) FROM route_positions "
+            "WHERE settled_upto IS NULL OR settled_upto > $1 GROUP BY channel, currency", as_of)}
 
     async def route_caps(self, since: str) -> list[CapRow]:
         rows = await self.pool.fetch(
@@ -677,3 +706,62 @@ async def _over_caps(con: asyncpg.Connection, transitions: list[Transition]) -> 
         for k, (amount, _) in per_key.items():
             used[k] += amount
     return over
+
+
+async def _refused_claims(con: asyncpg.Connection, transitions: list[Transition]) -> set[int]:
+    """The position claims that do not fit, given every process's reservations: the key rows
+    are locked in key order for the rest of the transaction, so two workers claiming one
+    position take turns and neither routes money the other has taken."""
+    claims = [(i, t.position) for i, t in enumerate(transitions) if t.position is not None]
+    if not claims:
+        return set()
+    keys = sorted({(c.channel, c.currency) for _, c in claims})
+    cols = [list(c) for c in zip(*keys, strict=True)]
+    as_of = min(c.as_of for _, c in claims)
+    await con.execute(
+        "INSERT INTO route_position_keys (channel, currency, gc_upto) "
+        "SELECT c, k, 0 FROM unnest($1::text[], $2::text[]) AS u(c, k) "
+        "ORDER BY c, k ON CONFLICT DO NOTHING", *cols)
+    # Settled reservations this snapshot sees posted are done with; an older snapshot would
+    # count their money as still available, so claims from one are refused after this.
+    locked = await con.fetch(
+        "SELECT channel, currency, gc_upto FROM route_position_keys "
+        "WHERE (channel, currency) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+        "ORDER BY channel, currency FOR UPDATE", *cols)
+    gc = {(r[0], r[1]): max(int(r[2]), as_of) for r in locked}
+    await con.execute(
+        "UPDATE route_position_keys SET gc_upto = $3 "
+        "WHERE (channel, currency) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+        "AND gc_upto < $3", *cols, as_of)
+    await con.execute(
+        "DELETE FROM route_positions WHERE (channel, currency) IN "
+        "(SELECT * FROM unnest($1::text[], $2::text[])) AND settled_upto <= $3", *cols, as_of)
+    reserved = {(r[0], r[1]): int(r[2]) for r in await con.fetch(
+        "SELECT channel, currency, sum(amount) FROM route_positions "
+        "WHERE (channel, currency) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
+        "AND (settled_upto IS NULL OR settled_upto > $3) AND payment_id <> ALL($4::text[]) "
+        "GROUP BY channel, currency",
+        *cols, as_of, [transitions[i].payment_id for i, _ in claims])}
+    return position_refusals(claims, reserved, gc)
+
+
+async def _write_positions(con: asyncpg.Connection, applied: list[Transition]) -> None:
+    """Reservations of this batch's applied moves: taken, given back, or marked settled."""
+    w = position_writes(applied)
+    if w.claims:
+        await con.execute(
+            "INSERT INTO route_positions (payment_id, channel, currency, amount) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) "
+            "ON CONFLICT (payment_id) DO UPDATE SET channel = excluded.channel, "
+            "currency = excluded.currency, amount = excluded.amount, settled_upto = NULL",
+            [p for p, _ in w.claims], [c.channel for _, c in w.claims],
+            [c.currency for _, c in w.claims], [c.amount for _, c in w.claims])
+    if w.ended:
+        await con.execute("DELETE FROM route_positions WHERE payment_id = ANY($1::text[])",
+                          w.ended)
+    if w.settled:
+        # the newest event id is at least the settlement's: the reservation counts until the
+        # books have posted that far
+        await con.execute(
+            "UPDATE route_positions SET settled_upto = (SELECT coalesce(max(event_id), 0) "
+            "FROM outbox) WHERE payment_id = ANY($1::text[])", w.settled)

@@ -37,6 +37,8 @@ from switch.store.base import (
     decode_order,
     encode_body,
     encode_order,
+    position_refusals,
+    position_writes,
 )
 
 T = TypeVar("T")
@@ -149,6 +151,25 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             joined INTEGER NOT NULL
         )""",
         "CREATE INDEX batch_members_batch ON batch_members (batch_id, joined)",
+    ]),
+    # Prefunded positions reserved by routed payments (switch.store.base.PositionClaim); one
+    # row per channel and currency to serialise claims on, with how far reservations settled
+    # in the books were forgotten.
+    (5, [
+        """CREATE TABLE route_positions (
+            payment_id TEXT PRIMARY KEY,
+            channel TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            amount INTEGER NOT NULL,
+            settled_upto INTEGER
+        )""",
+        "CREATE INDEX route_positions_key ON route_positions (channel, currency)",
+        """CREATE TABLE route_position_keys (
+            channel TEXT NOT NULL,
+            currency TEXT NOT NULL,
+            gc_upto INTEGER NOT NULL,
+            PRIMARY KEY (channel, currency)
+        )""",
     ]),
 ]
 
@@ -291,6 +312,15 @@ class SqliteStore(Store):
 
         return await self._run(q)
 
+    async def position_reserved(self, as_of: int) -> dict[tuple[str, str], int]:
+        def q(db: sqlite3.Connection) -> dict[tuple[str, str], int]:
+            return {(r[0], r[1]): int(r[2]) for r in db.execute(
+                "SELECT channel, currency, sum(amount) FROM route_positions "
+                "WHERE settled_upto IS NULL OR settled_upto > ? GROUP BY channel, currency",
+                (as_of,))}
+
+        return await self._run(q)
+
     async def route_caps(self, since: str) -> list[CapRow]:
         def q(db: sqlite3.Connection) -> list[CapRow]:
             rows = db.execute(
@@ -413,6 +443,55 @@ def _journal_entry(db: sqlite3.Connection, row: tuple[Any, ...]) -> JournalEntry
     return JournalEntry(row[1], row[2], row[3], row[4], zlib.decompress(row[5]), ids)
 
 
+def _refused_claims(db: sqlite3.Connection, transitions: list[Transition]) -> set[int]:
+    """The position claims that do not fit (the write lock, taken by BEGIN IMMEDIATE, keeps
+    every other writer out until COMMIT)."""
+    claims = [(i, t.position) for i, t in enumerate(transitions) if t.position is not None]
+    if not claims:
+        return set()
+    keys = sorted({(c.channel, c.currency) for _, c in claims})
+    as_of = min(c.as_of for _, c in claims)
+    db.executemany("INSERT INTO route_position_keys (channel, currency, gc_upto) "
+                   "VALUES (?, ?, 0) ON CONFLICT DO NOTHING", keys)
+    for channel, currency in keys:
+        # settled reservations this snapshot sees posted are done with; an older snapshot
+        # would count their money as still available, so claims from one are refused after
+        db.execute("DELETE FROM route_positions WHERE channel = ? AND currency = ? "
+                   "AND settled_upto <= ?", (channel, currency, as_of))
+        db.execute("UPDATE route_position_keys SET gc_upto = max(gc_upto, ?) "
+                   "WHERE channel = ? AND currency = ?", (as_of, channel, currency))
+    gc = {(r[0], r[1]): int(r[2]) for r in db.execute(
+        "SELECT channel, currency, gc_upto FROM route_position_keys")}
+    claimers = [transitions[i].payment_id for i, _ in claims]
+    reserved = {(r[0], r[1]): int(r[2]) for r in db.execute(
+        "SELECT channel, currency, sum(amount) FROM route_positions "
+        "WHERE (settled_upto IS NULL OR settled_upto > ?) "
+        f"AND payment_id NOT IN ({','.join('?' * len(claimers))}) "
+        "GROUP BY channel, currency", (as_of, *claimers))}
+    return position_refusals(claims, reserved, gc)
+
+
+def _write_positions(db: sqlite3.Connection, applied: list[Transition]) -> None:
+    """Reservations of this batch's applied moves: taken, given back, or marked settled."""
+    w = position_writes(applied)
+    if w.claims:
+        db.executemany(
+            "INSERT INTO route_positions (payment_id, channel, currency, amount, settled_upto) "
+            "VALUES (?, ?, ?, ?, NULL) ON CONFLICT (payment_id) DO UPDATE SET "
+            "channel = excluded.channel, currency = excluded.currency, "
+            "amount = excluded.amount, settled_upto = NULL",
+            [(pid, c.channel, c.currency, c.amount) for pid, c in w.claims])
+    if w.ended:
+        db.executemany("DELETE FROM route_positions WHERE payment_id = ?",
+                       [(pid,) for pid in w.ended])
+    if w.settled:
+        # the newest event id is at least the settlement's: the reservation counts until the
+        # books have posted that far
+        (upto,) = db.execute("SELECT coalesce(max(event_id), 0) FROM outbox").fetchone()
+        db.executemany("UPDATE route_positions SET settled_upto = ? WHERE payment_id = ?",
+                       [(upto, pid) for pid in w.settled])
+
+
 def _version(db: sqlite3.Connection) -> int:
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = db.execute("SELECT max(version) FROM schema_version").fetchone()
@@ -474,6 +553,7 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
     history: list[tuple[object, ...]] = []
     outbox: list[tuple[object, ...]] = []
     moved: list[Transition] = []  # applied transitions that change caps
+    done: list[Transition] = []  # every applied transition
     db.execute("BEGIN IMMEDIATE")
     try:
         # The write lock is ours until COMMIT: read what exists once, decide every row here,
@@ -500,13 +580,15 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
                 f"INSERT INTO payments ({_PAYMENT_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 fresh)
         state.update(_states(db, {t.payment_id for t in batch.transitions} - state.keys()))
+        refused = _refused_claims(db, batch.transitions)
         updates: list[tuple[object, ...]] = []
-        for t in batch.transitions:
-            ok = state.get(t.payment_id) == t.from_state
+        for i, t in enumerate(batch.transitions):
+            ok = state.get(t.payment_id) == t.from_state and i not in refused
             applied.append(ok)
             if not ok:
                 continue
             state[t.payment_id] = t.to_state
+            done.append(t)
             updates.append((t.to_state, t.reason, t.channel, t.fee, t.business_date, t.at,
                             t.payment_id, t.from_state))
             if t.caps:
@@ -540,6 +622,7 @@ def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
                 "INSERT INTO outbox (payment_id, event_type, body, created_at) VALUES (?,?,?,?)",
                 outbox,
             )
+        _write_positions(db, done)
         if batch.intake_errors:
             db.executemany(
                 "INSERT INTO intake_errors (client_id, seq, code, detail, raw, at) "
