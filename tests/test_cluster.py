@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -265,17 +266,14 @@ async def test_serve_workers_share_one_port(tmp_path: Path) -> None:
         await _drop_schema(schema)
 
 
-async def test_status_pushes_stay_within_their_schema() -> None:
-    """NOTIFY is heard database-wide: a cluster in another schema of the same database (another
-    tenant, another test run) must not hear this one's status pushes; its own workers must."""
-    if PG_DSN is None:
-        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+@contextlib.asynccontextmanager
+async def _listening(urls: list[str]) -> AsyncIterator[tuple[list[Any], list[list[Any]]]]:
+    """A bare Cluster (no engine) on each store URL, and what each hears of status pushes."""
     from switch.cluster import Cluster
     from switch.store.postgres import PostgresStore
 
-    (s1, url1), (s2, url2) = await _pg_schema_url(), await _pg_schema_url()
-    stores = [open_store(u) for u in (url1, url1, url2)]
-    heard: list[list[dict[str, object]]] = [[], [], []]
+    stores = [open_store(u) for u in urls]
+    heard: list[list[Any]] = [[] for _ in urls]
     clusters = []
     try:
         for i, store in enumerate(stores):
@@ -285,19 +283,31 @@ async def test_status_pushes_stay_within_their_schema() -> None:
             c.on_status = heard[i].append
             await c.start()
             clusters.append(c)
-        clusters[0].broadcast({"client_order_id": "X1", "state": "SETTLED"})
-        for _ in range(100):
-            if heard[1]:
-                break
-            await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # time enough for a stray push to arrive too
-        assert heard[1] == [{"client_order_id": "X1", "state": "SETTLED"}]
-        assert heard[0] == [] and heard[2] == []
+        yield clusters, heard
     finally:
         for c in clusters:
             await c.stop()
         for store in stores:
             await store.close()
+
+
+async def test_status_pushes_stay_within_their_schema() -> None:
+    """NOTIFY is heard database-wide: a cluster in another schema of the same database (another
+    tenant, another test run) must not hear this one's status pushes; its own workers must."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    (s1, url1), (s2, url2) = await _pg_schema_url(), await _pg_schema_url()
+    try:
+        async with _listening([url1, url1, url2]) as (clusters, heard):
+            clusters[0].broadcast({"client_order_id": "X1", "state": "SETTLED"})
+            for _ in range(100):
+                if heard[1]:
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.2)  # time enough for a stray push to arrive too
+            assert heard[1] == [{"client_order_id": "X1", "state": "SETTLED"}]
+            assert heard[0] == [] and heard[2] == []
+    finally:
         await _drop_schema(s1)
         await _drop_schema(s2)
 
@@ -308,35 +318,19 @@ async def test_a_burst_of_status_pushes_arrives_whole() -> None:
     were once encoded twice: escaped quotes made payloads too long, and pushes were lost.)"""
     if PG_DSN is None:
         pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
-    from switch.cluster import Cluster
-    from switch.store.postgres import PostgresStore
-
     schema, url = await _pg_schema_url()
-    stores = [open_store(url) for _ in range(2)]
-    heard: list[dict[str, object]] = []
-    clusters = []
+    sent = [{"client_id": CLIENT_ID, "payment_id": f"{n:032x}", "client_order_id": f"CL-{n:06d}",
+             "state": "REJECTED", "reason": "AM04", "channel": "IBPS", "fee": n, "final": True,
+             "at": "2026-12-06T10:00:00+08:00", "note": "头寸不足 \"quoted\""}
+            for n in range(300)]
     try:
-        for i, store in enumerate(stores):
-            await store.open()
-            assert isinstance(store, PostgresStore)
-            c = Cluster(store, f"w{i}")
-            c.on_status = heard.append if i == 1 else (lambda s: None)
-            await c.start()
-            clusters.append(c)
-        sent = [{"client_id": CLIENT_ID, "payment_id": f"{n:032x}",
-                 "client_order_id": f"CL-{n:06d}", "state": "REJECTED", "reason": "AM04",
-                 "channel": "IBPS", "fee": n, "final": True, "at": "2026-12-06T10:00:00+08:00",
-                 "note": "头寸不足 \"quoted\""} for n in range(300)]
-        for status in sent:
-            clusters[0].broadcast(status)
-        for _ in range(250):
-            if len(heard) >= len(sent):
-                break
-            await asyncio.sleep(0.02)
-        assert heard == sent
+        async with _listening([url, url]) as (clusters, heard):
+            for status in sent:
+                clusters[0].broadcast(status)
+            for _ in range(250):
+                if len(heard[1]) >= len(sent):
+                    break
+                await asyncio.sleep(0.02)
+            assert heard[1] == sent
     finally:
-        for c in clusters:
-            await c.stop()
-        for store in stores:
-            await store.close()
         await _drop_schema(schema)

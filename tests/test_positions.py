@@ -4,8 +4,11 @@ position, and a threshold crossing reaches operators as an ALERT frame (issues #
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -14,10 +17,11 @@ import msgspec
 from simulators.ibps import IbpsConfig, IbpsSimulator
 from switch.app import SwitchApp
 from switch.client import SwitchClient
-from switch.clock import SystemClock
+from switch.clock import Clock, SystemClock, VirtualClock
 from switch.config import AccountingConfig, ClientConfig, RoutingConfig
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, switch_config
 from tests.orders import order
+from tests.test_scheduling import BEFORE_OPENING, _ibps_with_a_window, wait_for_state
 
 ROOT = Path(__file__).resolve().parents[1]
 OPERATOR = "TREASURY-DESK"
@@ -99,74 +103,61 @@ async def test_routing_reads_the_funded_position_and_operators_get_alerts(
         await sim.stop()
 
 
+@contextlib.asynccontextmanager
+async def _funded_ibps(tmp_path: Path, sim: IbpsSimulator, amount: int,
+                       clock: Clock | None = None) -> AsyncIterator[SwitchApp]:
+    """A switch whose routing checks IBPS's position, funded with ``amount`` and booked."""
+    config = msgspec.structs.replace(
+        switch_config(await sim.start()), routing=RoutingConfig(positions=("IBPS",)))
+    store_url = f"sqlite://{tmp_path / 'p.db'}"
+    app = SwitchApp(config, store_url=store_url, clock=clock)
+    await app.start(port=0)
+    try:
+        funded = await asyncio.to_thread(_fund, store_url, amount, ref="T-1")
+        assert funded.returncode == 0, funded.stderr
+        await _position_is(app, amount)
+        yield app
+    finally:
+        await app.stop()
+        await sim.stop()
+
+
 async def test_payments_in_flight_hold_the_position_they_were_routed_against(
         tmp_path: Path) -> None:
     # The channel takes half a second to settle: while the first payment is in flight, the
     # books still show the whole position. Its reservation keeps the second from spending
     # the same money (before reservations, both went and the position went negative).
     sim = IbpsSimulator(IbpsConfig(reply_delay_ms=500), SystemClock())
-    config = msgspec.structs.replace(
-        switch_config(await sim.start()), routing=RoutingConfig(positions=("IBPS",)))
-    store_url = f"sqlite://{tmp_path / 'p.db'}"
-    app = SwitchApp(config, store_url=store_url)
-    await app.start(port=0)
-    try:
-        funded = await asyncio.to_thread(_fund, store_url, 10_000, ref="T-1")
-        assert funded.returncode == 0, funded.stderr
-        await _position_is(app, 10_000)
-        async with await SwitchClient.connect("127.0.0.1", app.port or 0, CLIENT_ID,
-                                              CLIENT_SECRET) as core:
-            orders = [order(amount=6_000, urgency="urgent") for _ in range(2)]
-            await asyncio.gather(*(core.submit(o) for o in orders))
-            finals = [await core.wait_final(o.client_order_id, 10) for o in orders]
-            assert sorted((f.state, f.reason) for f in finals) == [
-                ("REJECTED", "AM04"), ("SETTLED", None)]
-            await _position_is(app, 4_000)
-            # once the books show the settlement, nothing is held beside them
-            assert await app.store.position_reserved(app.poster.positions_as_of) == {}
-            rest = order(amount=4_000, urgency="urgent")
-            await core.submit(rest)
-            assert (await core.wait_final(rest.client_order_id, 10)).state == "SETTLED"
-    finally:
-        await app.stop()
-        await sim.stop()
+    async with _funded_ibps(tmp_path, sim, 10_000) as app, \
+            await SwitchClient.connect("127.0.0.1", app.port or 0, CLIENT_ID,
+                                       CLIENT_SECRET) as core:
+        orders = [order(amount=6_000, urgency="urgent") for _ in range(2)]
+        await asyncio.gather(*(core.submit(o) for o in orders))
+        finals = [await core.wait_final(o.client_order_id, 10) for o in orders]
+        assert sorted((f.state, f.reason) for f in finals) == [
+            ("REJECTED", "AM04"), ("SETTLED", None)]
+        await _position_is(app, 4_000)
+        # once the books show the settlement, nothing is held beside them
+        assert await app.store.position_reserved(app.poster.positions_as_of) == {}
+        rest = order(amount=4_000, urgency="urgent")
+        await core.submit(rest)
+        assert (await core.wait_final(rest.client_order_id, 10)).state == "SETTLED"
 
 
 async def test_a_scheduled_payment_does_not_compete_with_its_own_reservation(
         tmp_path: Path) -> None:
     # Routed before the window opens, it reserves 80.00 of the 100.00 and waits; at the window
     # it is decided again, as if it did not hold them (else it would see 20.00 and be refused).
-    from datetime import UTC, datetime, timedelta
-
-    from switch.clock import VirtualClock
-    from tests.test_scheduling import _ibps_with_a_window
-
+    clock = VirtualClock(BEFORE_OPENING)
     sim = IbpsSimulator(IbpsConfig(), SystemClock())
-    clock = VirtualClock(datetime(2026, 3, 2, 0, 29, 59, 500_000, tzinfo=UTC))  # 08:29:59.5
-    config = msgspec.structs.replace(
-        switch_config(await sim.start()), routing=RoutingConfig(positions=("IBPS",)))
-    store_url = f"sqlite://{tmp_path / 'p.db'}"
-    app = SwitchApp(config, store_url=store_url, clock=clock)
-    app.engine.router = _ibps_with_a_window()
-    await app.start(port=0)
-    try:
-        funded = await asyncio.to_thread(_fund, store_url, 10_000, ref="T-1")
-        assert funded.returncode == 0, funded.stderr
-        await _position_is(app, 10_000)
-        async with await SwitchClient.connect("127.0.0.1", app.port or 0, CLIENT_ID,
-                                              CLIENT_SECRET) as core:
-            o = order(amount=8_000)
-            await core.submit(o)
-            for _ in range(200):
-                status = core.statuses.get(o.client_order_id)
-                if status is not None and status.state == "SCHEDULED":
-                    break
-                await asyncio.sleep(0.01)
-            assert status is not None and status.state == "SCHEDULED"
-            assert await app.store.position_reserved(0) == {("IBPS", "CNY"): 8_000}
-            clock.advance(timedelta(seconds=1))  # 08:30:00.5: IBPS is open
-            final = await core.wait_final(o.client_order_id, timeout=10)
-            assert (final.state, final.reason) == ("SETTLED", None)
-    finally:
-        await app.stop()
-        await sim.stop()
+    async with _funded_ibps(tmp_path, sim, 10_000, clock) as app, \
+            await SwitchClient.connect("127.0.0.1", app.port or 0, CLIENT_ID,
+                                       CLIENT_SECRET) as core:
+        app.engine.router = _ibps_with_a_window()
+        o = order(amount=8_000)
+        await core.submit(o)
+        await wait_for_state(core, o.client_order_id, "SCHEDULED")
+        assert await app.store.position_reserved(0) == {("IBPS", "CNY"): 8_000}
+        clock.advance(timedelta(seconds=1))  # 08:30:00.5: IBPS is open
+        final = await core.wait_final(o.client_order_id, timeout=10)
+        assert (final.state, final.reason) == ("SETTLED", None)

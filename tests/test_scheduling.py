@@ -21,6 +21,16 @@ from tests.orders import order
 BEFORE_OPENING = datetime(2026, 3, 2, 0, 29, 59, 500_000, tzinfo=UTC)
 
 
+async def wait_for_state(client: SwitchClient, client_order_id: str, state: str) -> None:
+    """Until the client has heard the order reach ``state`` (bounded)."""
+    for _ in range(200):
+        status = client.statuses.get(client_order_id)
+        if status is not None and status.state == state:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{client_order_id} not {state}: {client.statuses.get(client_order_id)}")
+
+
 def _ibps_with_a_window() -> Router:
     """IBPS as if it kept HVPS-like hours: 08:30-17:15 on working days."""
     catalogue = load_catalogue().only(["IBPS"])
@@ -43,12 +53,7 @@ async def test_order_before_the_window_is_scheduled_then_settles_when_it_opens(
         async with await SwitchClient.connect("127.0.0.1", port, CLIENT_ID, CLIENT_SECRET) as c:
             o = order()
             ack = await c.submit(o)
-            for _ in range(200):
-                status = c.statuses.get(o.client_order_id)
-                if status is not None and status.state == "SCHEDULED":
-                    break
-                await asyncio.sleep(0.01)
-            assert status is not None and status.state == "SCHEDULED"
+            await wait_for_state(c, o.client_order_id, "SCHEDULED")
             await asyncio.sleep(0.7)  # the timer fires, but the (virtual) window is still shut
             assert c.statuses[o.client_order_id].state == "SCHEDULED"
             clock.advance(timedelta(seconds=1))  # 08:30:00.5: IBPS is open
