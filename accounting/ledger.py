@@ -873,7 +873,8 @@ class PostgresLedger(Ledger):
         import asyncpg
 
         self._pool = await asyncpg.create_pool(self._dsn, min_size=self._min,
-                                               max_size=self._max, command_timeout=60)
+                                               max_size=self._max, command_timeout=60,
+                                               reset=_keep_session)
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await con.execute("CREATE TABLE IF NOT EXISTS acct_schema_version "
@@ -986,6 +987,13 @@ async def _still_holds(con: Any, ahead: Ahead, plans: list[Plan], next_entry: in
         f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id = ANY($1::bigint[])",
         list(ahead.basis))}
     return all(now.get(aid, _ZERO) == b for aid, b in ahead.basis.items())
+
+
+async def _keep_session(con: Any) -> None:
+    """What the pool does to a connection given back, beyond rolling back an open transaction
+    (asyncpg always does that): nothing. The ledger leaves no session state behind (its advisory
+    locks end with their transaction; no LISTEN, SET or cursors), and the default reset is one
+    more round trip on every release, the posting transaction's included."""
 
 
 _PG_HEADS = ("SELECT (SELECT coalesce(max(entry_id), 0) + 1 FROM acct_entries), "
