@@ -922,11 +922,11 @@ class PostgresLedger(Ledger):
         basis = {snap.account_ids[k]: tuple(b) for k, b in snap.balances.items()
                  if k in snap.account_ids}
         w = core.Writes()
-        for i in range(0, len(plans), _APPLY_SLICE):
+        for i in range(0, len(plans), _AHEAD_SLICE):
             if i:
                 await asyncio.sleep(0)  # the page being written gets the loop between slices
             with core.gc_paused():
-                core.apply(self.books, plans[i:i + _APPLY_SLICE], snap, w)
+                core.apply(self.books, plans[i:i + _AHEAD_SLICE], snap, w)
         self.ahead_prepared += 1
         return Ahead(plans, snap, w, heads, basis, _newest_event(plans, last_event))
 
@@ -1000,6 +1000,10 @@ _PG_HEADS = ("SELECT (SELECT coalesce(max(entry_id), 0) + 1 FROM acct_entries), 
              "(SELECT coalesce(max(account_id), 0) + 1 FROM acct_accounts), "
              f"coalesce(({_LAST_EVENT}), 0)")
 _APPLY_SLICE = 1000  # plans applied per step while their postings stream to the server
+# Plans applied ahead per step. Each statement of the page being written waits for the slice
+# in progress to end before the next is sent, a dozen times a page: short slices keep the
+# server busy (1000 plans, ~6 ms a slice, made the writes ~10% longer than 100 plans do).
+_AHEAD_SLICE = 100
 _ZERO = (0, 0, 0, 0)
 
 
