@@ -397,8 +397,9 @@ def carried(snap: Snapshot, w: Writes) -> Snapshot:
     """The state a batch leaves, as far as the batch changed it: what the next batch can be
     applied on before this one commits. The store loads the rest, and before writing the next
     batch checks that nobody else moved the ledger meanwhile."""
-    entries = {(f"ev:{r[1]}" if r[1] is not None else r[2] or ""):
-               Existing(r[0], r[7], r[3], r[8], r[9], r[10]) for r in w.entries}
+    # what apply recorded for each key of the batch (its own entries and replays it found)
+    known = snap.entries
+    entries = {r.key: e for r in w.results if (e := known.get(r.key)) is not None}
     changed = {h[0] for h in w.holds} | {c[0] for c in w.closures}
     watched_keys = [k for k, slot in w.slots.items() if isinstance(slot[0], Account)]
     return Snapshot(

@@ -771,7 +771,7 @@ def _wanted(plans: list[Plan], last_event: int
     work, and entries to be reversed."""
     event_ids = [p.event_id for p in plans if p.event_id is not None and p.event_id <= last_event]
     adj_keys = [p.key for p in plans if p.event_id is None]
-    pids = sorted(core.wanted_holds(plans))
+    pids = list(core.wanted_holds(plans))
     links = [p.link_entry_id for p in plans
              if p.link_kind == "reversal" and p.link_entry_id is not None]
     return event_ids, adj_keys, pids, links
@@ -1062,20 +1062,29 @@ async def _pg_load(con: Any, books: Books, plans: list[Plan],
         snap.reversed_ids.update(r[0] for r in await con.fetch(
             "SELECT link_entry_id FROM acct_entries WHERE link_kind = 'reversal' "
             "AND status = 'posted' AND link_entry_id = ANY($1::bigint[])", links))
-    ids = snap.account_ids
-    wanted = [k for k in core.accounts_of(plans, snap.holds) if k not in ids]
-    fresh: dict[tuple[str, str], int] = {k: cache[k] for k in wanted if k in cache}
-    missing = sorted({a for a, c in wanted if (a, c) not in fresh})
-    if missing:
-        want = set(wanted)
+    ids, balances = snap.account_ids, snap.balances
+    by_id: dict[int, tuple[str, str]] = {}  # watched accounts whose balance is to be read
+    unknown: set[tuple[str, str]] = set()  # not in the cache: read from acct_accounts
+    # One pass: every account of a page is looked at, and most pages only meet cached ones.
+    for k in core.accounts_of(plans, snap.holds):
+        if k in ids:
+            continue
+        aid = cache.get(k)
+        if aid is None:
+            unknown.add(k)
+            continue
+        ids[k] = aid
+        if k not in balances and core.watched(books, *k):
+            by_id[aid] = k
+    if unknown:
         for aid, acct, ccy in await con.fetch(
                 "SELECT account_id, account, currency FROM acct_accounts "
-                "WHERE account = ANY($1::text[])", missing):
-            if (acct, ccy) in want:
-                fresh[(acct, ccy)] = cache[(acct, ccy)] = aid  # ids never change once given
-    ids.update(fresh)
-    by_id = {aid: k for k, aid in fresh.items()
-             if k not in snap.balances and core.watched(books, *k)}
+                "WHERE account = ANY($1::text[])", list({a for a, _ in unknown})):
+            k = (acct, ccy)
+            if k in unknown:
+                ids[k] = cache[k] = aid  # ids never change once given
+                if k not in balances and core.watched(books, *k):
+                    by_id[aid] = k
     if by_id:
         snap.balances.update({by_id[r[0]]: list(r[1:]) for r in await con.fetch(
             f"SELECT {_BAL_COLS} FROM acct_balances WHERE account_id = ANY($1::bigint[])",
