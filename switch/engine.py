@@ -631,6 +631,7 @@ class PaymentEngine:
             self._inquiries.pop(payment.payment_id, None)
         if payment.state in TERMINAL:
             self._live.pop(payment.payment_id, None)
+            self._tried.pop(payment.payment_id, None)  # however it ended (a cancel, a return)
         else:
             self._live[payment.payment_id] = payment
 
