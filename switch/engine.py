@@ -412,6 +412,7 @@ class PaymentEngine:
                 items = [self._inbox.popleft() for _ in range(n)]
                 self._intake_waiting -= sum(type(i) in _INTAKE for i in items)
                 await self._turn_isolating(items)
+                del items  # else the last turn's inputs (payments, orders) live until the next
 
     async def _turn_isolating(self, items: list[Any]) -> None:
         """Run a turn; if its transaction fails, split it so one bad input cannot sink the rest.
