@@ -72,6 +72,7 @@ class SwitchApp:
         self.cluster: Cluster | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._accounting_turn = asyncio.Lock()
+        self._stopping = False
         if isinstance(self.store, PostgresStore) and config.cluster.enabled:
             self._join_cluster(config, adapters)
         self.port: int | None = None
@@ -102,6 +103,8 @@ class SwitchApp:
 
     def _on_lease(self, name: str, held: bool) -> None:
         """Run what the lease stands for while this worker holds it, and only then."""
+        if self._stopping:
+            return
         if name == "accounting":
             # while another worker posts, this one follows the books it posts (positions for
             # routing, alerts for its operator consoles)
@@ -153,9 +156,16 @@ class SwitchApp:
             await self.ops.stop()
         await self.server.stop()
         await self.engine.stop()
+        self._stopping = True  # a lease change from here on starts nothing
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # The books before the journal: on SQLite a worker posting page after page holds the
+        # database's one write lock nearly all the time, and the journal's last write, waiting
+        # for it, timed out and was lost. What the books have not posted waits in the outbox.
+        await self.poster.stop()
         if self.journal is not None:
             await self.journal.stop()
         if self.cluster is not None:
             await self.cluster.stop()
-        await self.poster.stop()
         await self.store.close()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from accounting.ledger import SqliteLedger
+from adapters.base import MessageRecord
 from adapters.beps import BepsLinkConfig
 from adapters.ibps import IbpsLinkConfig
 from messages.iso20022 import parse_pacs002, parse_pacs008
@@ -15,6 +18,7 @@ from switch.app import SwitchApp
 from switch.client import SwitchClient
 from switch.clock import VirtualClock
 from switch.config import ClientConfig, ServerConfig, StoreConfig, SwitchConfig
+from switch.store import open_store
 from tests.conftest import CLIENT_ID, CLIENT_SECRET
 from tests.orders import order
 
@@ -73,3 +77,31 @@ async def test_messages_are_kept_with_their_payments(store_url: str) -> None:
         await app.stop()
         await ibps.stop()
         await beps.stop()
+
+
+async def test_a_stopping_switch_writes_the_journal_while_the_books_hold_sqlite(
+        tmp_path: Path) -> None:
+    # The accounting worker catching up posts page after page, each holding SQLite's one write
+    # lock; the journal's last write at stop waited out the busy timeout behind it and was lost.
+    # Here the books' connection holds the lock for good: the switch must stop the books first.
+    url = f"sqlite://{tmp_path}/switch.db"
+    ibps = IbpsSimulator(IbpsConfig(), VirtualClock(datetime(2026, 3, 2, 10, 5, tzinfo=SH)))
+    config = SwitchConfig(server=ServerConfig(port=0), store=StoreConfig(),
+                          clients={CLIENT_ID: ClientConfig(secret=CLIENT_SECRET)},
+                          channels={"ibps": IbpsLinkConfig(port=await ibps.start())})
+    app = SwitchApp(config, store_url=url)
+    await app.start(port=0)
+    await ibps.stop()
+    assert app.journal is not None
+    await app.poster.open()
+    ledger = app.poster.ledger
+    assert isinstance(ledger, SqliteLedger)
+    await ledger._run(lambda db: db.execute("BEGIN IMMEDIATE"))  # a page being written
+    app.journal.record(MessageRecord("IBPS", "out", ("P-LAST",), b"0200 last words"))
+    await app.stop()
+    store = open_store(url)
+    await store.open()
+    try:
+        assert [m.data for m in await store.messages("P-LAST")] == [b"0200 last words"]
+    finally:
+        await store.close()
