@@ -643,7 +643,7 @@ def _position(acc: Account, b: Balance) -> int:
 
 
 # -- SQLite -------------------------------------------------------------------------------------
-_CHUNK = 5000  # bound parameters per IN list (SQLite allows 32766)
+_JSON = msgspec.json.Encoder()
 
 
 class SqliteLedger(Ledger):
@@ -754,15 +754,15 @@ def _alert_row(a: Alert) -> tuple[Any, ...]:
     return (a.entry_id, a.account, a.currency, a.threshold, a.limit, a.value, a.at)
 
 
-def _chunks(items: list[Any]) -> list[list[Any]]:
-    return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
-
 def _sqlite_in(db: sqlite3.Connection, sql: str, items: list[Any]) -> list[tuple[Any, ...]]:
-    out: list[tuple[Any, ...]] = []
-    for chunk in _chunks(items):
-        out += db.execute(sql.replace("(?)", f"({','.join('?' * len(chunk))})"), chunk)
-    return out
+    """Run ``sql`` with its ``IN (?)`` standing for all of ``items``, passed as one JSON array.
+    One statement whatever the count: a list of ? marks made a statement per length, and the
+    sqlite3 module keeps 128 prepared statements per connection, which with IN lists of
+    thousands grew the process by tens of MiB over a day's traffic."""
+    if not items:
+        return []
+    return db.execute(sql.replace("(?)", "(SELECT value FROM json_each(?))"),
+                      (_JSON.encode(items).decode(),)).fetchall()
 
 
 def _wanted(plans: list[Plan], last_event: int

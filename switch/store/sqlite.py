@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
+
 from routing.decision import explain_record
 from switch.order import Payment
 from switch.store.base import (
@@ -466,8 +468,8 @@ def _refused_claims(db: sqlite3.Connection, transitions: list[Transition]) -> se
     reserved = {(r[0], r[1]): int(r[2]) for r in db.execute(
         "SELECT channel, currency, sum(amount) FROM route_positions "
         "WHERE (settled_upto IS NULL OR settled_upto > ?) "
-        f"AND payment_id NOT IN ({','.join('?' * len(claimers))}) "
-        "GROUP BY channel, currency", (as_of, *claimers))}
+        "AND payment_id NOT IN (SELECT value FROM json_each(?)) "
+        "GROUP BY channel, currency", (as_of, _json_list(claimers)))}
     return position_refusals(claims, reserved, gc)
 
 
@@ -517,7 +519,14 @@ def _migrate(db: sqlite3.Connection) -> None:
             raise
 
 
-_CHUNK = 500  # bound variables per statement, far below SQLite's limit
+# Lists of keys travel as one JSON array (json_each), so each query is one statement whatever
+# the count: a list of ? marks made a statement per length, and the sqlite3 module keeps 128
+# prepared statements per connection (tens of MiB with IN lists of hundreds).
+_JSON = msgspec.json.Encoder()
+
+
+def _json_list(items: list[Any]) -> str:
+    return _JSON.encode(items).decode()
 
 
 def _existing_keys(db: sqlite3.Connection, accepts: list[NewPayment]
@@ -525,26 +534,18 @@ def _existing_keys(db: sqlite3.Connection, accepts: list[NewPayment]
     """The payments already stored under the idempotency keys of these accepts."""
     keys = list({(n.payment.client_id, n.payment.order.client_order_id) for n in accepts})
     found: dict[tuple[str, str], Payment] = {}
-    for i in range(0, len(keys), _CHUNK):
-        part = keys[i:i + _CHUNK]
-        marks = ",".join("(?,?)" for _ in part)
-        for row in db.execute(
-                f"SELECT {_PAYMENT_COLS} FROM payments WHERE (client_id, client_order_id) "
-                f"IN (VALUES {marks})", [v for key in part for v in key]):
-            p = _payment_of(row)
-            found[(p.client_id, p.order.client_order_id)] = p
+    for row in db.execute(
+            f"SELECT {_PAYMENT_COLS} FROM payments WHERE (client_id, client_order_id) "
+            "IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))", (_json_list(keys),)):
+        p = _payment_of(row)
+        found[(p.client_id, p.order.client_order_id)] = p
     return found
 
 
 def _states(db: sqlite3.Connection, payment_ids: set[str]) -> dict[str, str]:
-    ids = list(payment_ids)
-    out: dict[str, str] = {}
-    for i in range(0, len(ids), _CHUNK):
-        part = ids[i:i + _CHUNK]
-        out.update(db.execute(
-            f"SELECT payment_id, state FROM payments WHERE payment_id IN "
-            f"({','.join('?' * len(part))})", part).fetchall())
-    return out
+    return dict(db.execute(
+        "SELECT payment_id, state FROM payments WHERE payment_id IN "
+        "(SELECT value FROM json_each(?))", (_json_list(list(payment_ids)),)).fetchall())
 
 
 def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
