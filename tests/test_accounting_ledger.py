@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -17,6 +20,7 @@ from accounting.ledger import (
     SCHEMA_VERSION,
     SQLITE_MIGRATIONS,
     Ledger,
+    SqliteLedger,
     _pg_sql,
     open_ledger,
 )
@@ -441,3 +445,35 @@ async def test_account_id_cache_stays_bounded_and_misses_read_the_store(ledger: 
     assert all(b[f"customer:{d}"].debits_posted == 200 for d in debtors)
     assert b["clearing:IBPS"].credits_posted == 200 * len(debtors)
     await assert_books_sound(ledger)
+
+
+async def test_pages_of_every_size_do_not_grow_sqlites_memory(tmp_path: Path) -> None:
+    # Each page looks up its accounts, holds and entries by lists of keys. As IN lists of ?
+    # marks, every new length was a new prepared statement, 128 of them kept per connection:
+    # the switch grew by tens of MiB over a day of pages of varying size.
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    except OSError:
+        pytest.skip("this Python's SQLite is not a shared library: its memory is not readable")
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    ledger = await _open(f"sqlite://{tmp_path}/books.db")
+    try:
+        ev = Events()
+
+        async def page(n: int) -> None:
+            base = ev.next_id
+            events = [ev.make("payment.accepted", f"p{base + i}", 100,
+                              debtor=f"62170000{base + i:08d}") for i in range(n)]
+            assert {r.status for r in await ledger.post_events(events, T)} == {"posted"}
+
+        # a page cache of ten pages, so what grows is not the cache filling
+        assert isinstance(ledger, SqliteLedger)
+        await ledger._run(lambda db: db.execute("PRAGMA cache_size = 10"))
+        await page(300)
+        before = lib.sqlite3_memory_used()
+        for n in range(300, 340):  # forty lengths
+            await page(n)
+        grown = lib.sqlite3_memory_used() - before
+        assert grown < 256 * 1024, f"SQLite's memory grew by {grown:,} bytes"
+    finally:
+        await ledger.close()
