@@ -24,6 +24,7 @@ from accounting import core
 from accounting.config import ANY, Account, Books, load_books
 from accounting.core import Alert, Balance, Existing, Hold, Leg, Plan, PostResult, Snapshot
 from accounting.errors import Code, LedgerStoreError
+from switch.store.sqlite import connect
 
 log = logging.getLogger("payswitch.accounting")
 T = TypeVar("T")
@@ -664,11 +665,7 @@ class SqliteLedger(Ledger):
 
     async def open(self) -> None:
         def _open() -> sqlite3.Connection:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={self._synchronous}")
-            db.execute("PRAGMA busy_timeout=5000")
+            db = connect(self.path, self._synchronous)
             _sqlite_migrate(db)
             return db
 

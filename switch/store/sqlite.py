@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -197,6 +198,33 @@ def _payment_of(row: tuple[Any, ...]) -> Payment:
     )
 
 
+_BUSY_S = 5.0  # how long a statement waits for another connection's lock
+
+
+def connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A connection to the switch's database file in WAL mode (the store's and the books').
+
+    SQLite does not consult its busy handler while another connection is turning WAL on, so
+    of several processes opening a new file at once some got "database is locked" at once;
+    turning it on is tried again for as long as any other statement would wait.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=_BUSY_S, isolation_level=None, check_same_thread=False)
+    deadline = time.monotonic() + _BUSY_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(0.005)
+    # FULL by default: an ack promises the order survives power loss, not just a crash.
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    return db
+
+
 class SqliteStore(Store):
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = Path(path).resolve()
@@ -214,13 +242,8 @@ class SqliteStore(Store):
 
     async def open(self) -> None:
         def _open() -> sqlite3.Connection:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL by default: an ack promises the order survives power loss, not just a crash.
-            db.execute(f"PRAGMA synchronous={self._synchronous}")
+            db = connect(self.path, self._synchronous)
             db.execute("PRAGMA foreign_keys=ON")
-            db.execute("PRAGMA busy_timeout=5000")
             _migrate(db)
             return db
 
