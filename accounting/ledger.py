@@ -14,7 +14,6 @@ import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -24,7 +23,7 @@ from accounting import core
 from accounting.config import ANY, Account, Books, load_books
 from accounting.core import Alert, Balance, Existing, Hold, Leg, Plan, PostResult, Snapshot
 from accounting.errors import Code, LedgerStoreError
-from switch.store.sqlite import connect
+from switch.store.sqlite import connect, file_thread, release_file_thread
 
 log = logging.getLogger("payswitch.accounting")
 T = TypeVar("T")
@@ -655,7 +654,8 @@ class SqliteLedger(Ledger):
         self.url = f"sqlite://{self.path}"
         self._synchronous = synchronous
         self._db: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-ledger")
+        self._thread = file_thread(self.path)
+        self._released = False
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self._db
@@ -675,7 +675,9 @@ class SqliteLedger(Ledger):
         if self._db is not None:
             db, self._db = self._db, None
             await asyncio.get_running_loop().run_in_executor(self._thread, db.close)
-        self._thread.shutdown(wait=True)
+        if not self._released:
+            self._released = True
+            release_file_thread(self.path)
 
     async def schema_version(self) -> int:
         return await self._run(_sqlite_version)

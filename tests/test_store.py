@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,27 @@ async def test_concurrent_first_opens_of_a_new_sqlite_file_all_succeed(tmp_path:
         for s in opened:
             await s.close()
         assert [r for r in results if isinstance(r, BaseException)] == [], f"round {i}"
+
+
+async def test_the_store_and_the_books_of_one_sqlite_file_run_on_one_thread(
+        tmp_path: Path) -> None:
+    # SQLite has one writer per file; two connections of one process meeting at its lock wait
+    # in the busy handler's sleeps (up to 100 ms each). On one thread a group commit behind a
+    # ledger page waits only for the page.
+    url = f"sqlite://{tmp_path}/one.db"
+    store, books = open_store(url), open_ledger(url)
+    other = open_store(f"sqlite://{tmp_path}/other.db")
+    await store.open()
+    await books.open()
+    await other.open()
+    threads = [await s._run(lambda db: threading.get_ident())  # type: ignore[attr-defined]
+               for s in (store, books, other)]
+    assert threads[0] == threads[1] != threads[2]
+    await store.close()  # the books still use the thread
+    assert isinstance(await books.balances(), list)
+    await books.close()
+    await other.close()
+    assert sqlite_store._FILE_THREADS == {}
 
 
 async def test_concurrent_first_opens_migrate_once(store_url: str) -> None:
