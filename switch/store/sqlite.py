@@ -520,7 +520,7 @@ def _refused_claims(db: sqlite3.Connection, transitions: list[Transition]) -> se
         "SELECT channel, currency, sum(amount) FROM route_positions "
         "WHERE (settled_upto IS NULL OR settled_upto > ?) "
         "AND payment_id NOT IN (SELECT value FROM json_each(?)) "
-        "GROUP BY channel, currency", (as_of, _json_list(claimers)))}
+        "GROUP BY channel, currency", (as_of, json_list(claimers)))}
     return position_refusals(claims, reserved, gc)
 
 
@@ -576,7 +576,8 @@ def _migrate(db: sqlite3.Connection) -> None:
 _JSON = msgspec.json.Encoder()
 
 
-def _json_list(items: list[Any]) -> str:
+def json_list(items: list[Any]) -> str:
+    """Keys for ``IN (SELECT value FROM json_each(?))``: one parameter for any number."""
     return _JSON.encode(items).decode()
 
 
@@ -587,7 +588,7 @@ def _existing_keys(db: sqlite3.Connection, accepts: list[NewPayment]
     found: dict[tuple[str, str], Payment] = {}
     for row in db.execute(
             f"SELECT {_PAYMENT_COLS} FROM payments WHERE (client_id, client_order_id) "
-            "IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))", (_json_list(keys),)):
+            "IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))", (json_list(keys),)):
         p = _payment_of(row)
         found[(p.client_id, p.order.client_order_id)] = p
     return found
@@ -596,7 +597,7 @@ def _existing_keys(db: sqlite3.Connection, accepts: list[NewPayment]
 def _states(db: sqlite3.Connection, payment_ids: set[str]) -> dict[str, str]:
     return dict(db.execute(
         "SELECT payment_id, state FROM payments WHERE payment_id IN "
-        "(SELECT value FROM json_each(?))", (_json_list(list(payment_ids)),)).fetchall())
+        "(SELECT value FROM json_each(?))", (json_list(list(payment_ids)),)).fetchall())
 
 
 def _commit(db: sqlite3.Connection, batch: WriteBatch) -> BatchResult:
