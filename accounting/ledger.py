@@ -654,11 +654,11 @@ class SqliteLedger(Ledger):
         self._thread = file_thread(self.path)
         self._released = False
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], kind: str = "books_query") -> T:
         db = self._db
         if db is None:
             raise LedgerStoreError(self.url, "ledger is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, db)
+        return await self._thread.run(kind, fn, db)
 
     async def open(self) -> None:
         def _open() -> sqlite3.Connection:
@@ -666,12 +666,12 @@ class SqliteLedger(Ledger):
             _sqlite_migrate(db)
             return db
 
-        self._db = await asyncio.get_running_loop().run_in_executor(self._thread, _open)
+        self._db = await self._thread.run("open", _open)
 
     async def close(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None
-            await asyncio.get_running_loop().run_in_executor(self._thread, db.close)
+            await self._thread.run("close", db.close)
         if not self._released:
             self._released = True
             release_file_thread(self.path)
@@ -693,12 +693,13 @@ class SqliteLedger(Ledger):
                 db.execute("ROLLBACK")
                 raise
 
-        await self._run(run)
+        await self._run(run, "books_write")
 
     async def _post(self, plans: list[Plan], consumer: str | None, upto: int | None, *,
                     ahead: Ahead | None = None,
                     applied: asyncio.Future[Applied | None] | None = None) -> core.Writes:
-        return await self._run(lambda db: self._post_sync(db, plans, consumer, upto))
+        return await self._run(lambda db: self._post_sync(db, plans, consumer, upto),
+                               "books_post")
 
     def _post_sync(self, db: sqlite3.Connection, plans: list[Plan], consumer: str | None,
                    upto: int | None) -> core.Writes:

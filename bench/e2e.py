@@ -53,13 +53,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.asynccontextmanager
-async def child(*args: str, metrics: bool = False, pids: list[int] | None = None
-                ) -> AsyncIterator[int]:
+async def child(*args: str, metrics: bool = False, pids: list[int] | None = None,
+                urls: list[str] | None = None) -> AsyncIterator[int]:
     """A child process that prints `LISTENING host:port` once ready; yields the port (and
     appends its pid to ``pids``, for whoever watches its memory).
 
     With ``metrics`` it also prints `METRICS url`, which it scrapes once a second meanwhile,
-    as Prometheus would."""
+    as Prometheus would (and appends to ``urls``)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, *args, stdout=asyncio.subprocess.PIPE, cwd=ROOT, env=env
@@ -74,6 +74,8 @@ async def child(*args: str, metrics: bool = False, pids: list[int] | None = None
             raise RuntimeError(f"{args} did not start: {line!r}")
         if metrics:
             url = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode().split()[1]
+            if urls is not None:
+                urls.append(url)
             scraper = asyncio.get_running_loop().create_task(_scrape(url))
         yield int(line.rsplit(":", 1)[1])
     finally:
@@ -154,6 +156,26 @@ async def baseline(n: int, window: int, timeout: float, rate: float = 0.0,
     }
 
 
+async def _db_thread_busy(url: str) -> dict[str, float]:
+    """Seconds the switch's one SQLite thread has spent on each kind of job, from its metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+    return {s.labels["job"]: s.value for f in text_string_to_metric_families(body.decode())
+            for s in f.samples if s.name == "payswitch_db_thread_busy_seconds_total"}
+
+
+def _db_thread_share(before: dict[str, float], after: dict[str, float], seconds: float
+                     ) -> dict[str, object]:
+    """How busy the SQLite thread was over a run of ``seconds``, and on what: the embedded
+    store's ceiling (it has one writer), from the switch's own account."""
+    busy = {job: after[job] - before.get(job, 0.0) for job in after
+            if after[job] > before.get(job, 0.0)}
+    by_job = sorted(busy.items(), key=lambda item: -item[1])
+    return {"db_thread_busy_share": round(sum(busy.values()) / seconds, 3),
+            "db_thread_busy_share_by_job": {job: round(v / seconds, 3) for job, v in by_job}}
+
+
 async def _scrape(url: str) -> None:
     while True:
         await asyncio.sleep(1.0)
@@ -162,8 +184,8 @@ async def _scrape(url: str) -> None:
 
 @contextlib.asynccontextmanager
 async def ibps_switch(window: int, metrics: bool = False, store: str = "",
-                      workers: int = 1, pids: list[int] | None = None
-                      ) -> AsyncIterator[tuple[int, str]]:
+                      workers: int = 1, pids: list[int] | None = None,
+                      urls: list[str] | None = None) -> AsyncIterator[tuple[int, str]]:
     """The switch with the IBPS simulator, each its own process; yields (port, secret). The
     store is a fresh SQLite file unless ``store`` names one; ``pids`` gets the simulator's pid,
     then the switch's."""
@@ -183,7 +205,7 @@ async def ibps_switch(window: int, metrics: bool = False, store: str = "",
                 extra += ("--workers", str(workers))
             async with child("-m", "switch.cli", "serve", "--config", str(cfg), "--store",
                              store or f"sqlite://{tmp}/bench.db", "--port", "0", *extra,
-                             metrics=metrics, pids=pids) as port:
+                             metrics=metrics, pids=pids, urls=urls) as port:
                 yield port, secret
 
 
@@ -314,11 +336,16 @@ async def switch_run(n: int, window: int, timeout: float, metrics: bool = False,
     """A burst of ``n`` orders (closed loop), then open-loop runs at each fraction of the
     burst's intake rate in ``rates``."""
     figures: dict[str, object] = {}
-    async with ibps_switch(window, metrics) as (port, secret):
+    urls: list[str] = []
+    async with ibps_switch(window, metrics, urls=urls) as (port, secret):
         client = await SwitchClient.connect("127.0.0.1", port, "BENCH", secret)
         orders = order_mix(n, seed=7, run=f"B{int(time.time())}")
+        before = await _db_thread_busy(urls[0]) if urls else {}
         result = await drive(client, orders, window=window, final_timeout=timeout)
         await client.close()
+        if urls:
+            figures.update(_db_thread_share(before, await _db_thread_busy(urls[0]),
+                                            result.seconds))
         intake = len(result.acks) / result.ack_seconds if result.ack_seconds else 0.0
         figures.update({
             "orders": n,
@@ -443,6 +470,8 @@ async def main(args: argparse.Namespace) -> int:
         on = await switch_run(args.orders, args.window, args.timeout, metrics=True)
         figures["metrics_on_orders_per_s"] = on["orders_per_s"]
         figures["metrics_on_ack_p99_ms"] = on["ack_p99_ms"]
+        figures["db_thread_busy_share"] = on["db_thread_busy_share"]
+        figures["db_thread_busy_share_by_job"] = on["db_thread_busy_share_by_job"]
         off_rate = float(cast(float, figures["orders_per_s"]))
         figures["metrics_cost_pct"] = round(
             100 * (off_rate - float(cast(float, on["orders_per_s"]))) / off_rate, 2)
@@ -476,6 +505,9 @@ def print_table(figures: dict[str, object]) -> None:
     if "metrics_on_orders_per_s" in f:
         print(f"{'switch, metrics scraped':32}{f['metrics_on_orders_per_s']:>12,}"
               f"{'':>10}{f['metrics_on_ack_p99_ms']:>10}   cost {f['metrics_cost_pct']} %")
+        jobs = cast(dict[str, float], f["db_thread_busy_share_by_job"])
+        print(f"SQLite thread busy {f['db_thread_busy_share']:.0%} of that burst: "
+              + ", ".join(f"{job} {share:.0%}" for job, share in jobs.items()))
     if "final_per_s" in f:
         print(f"{'sustained, six channels (final)':32}{f['final_per_s']:>12,}"
               f"{f['sustained_final_p50_ms']:>10}{f['sustained_final_p99_ms']:>10}"
@@ -493,7 +525,8 @@ def cli() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--metrics", action="store_true",
                         help="also run with the metrics endpoint on (scraped every second) "
-                             "and print what it costs")
+                             "and print what it costs, and how busy the switch's SQLite "
+                             "thread was in that burst, by kind of job")
     parser.add_argument("--open-seconds", type=float, default=5.0,
                         help="length of each open-loop run at 50 %% and 90 %% of the intake")
     parser.add_argument("--sustained-seconds", type=float, default=120.0,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["NO_METRICS", "NullMetrics", "SwitchMetrics"]
@@ -49,7 +49,7 @@ class NullMetrics:
 
 NO_METRICS = NullMetrics()
 
-Snapshot = Callable[[], Iterable[GaugeMetricFamily]]
+Snapshot = Callable[[], Iterable[Metric]]
 
 
 class _Scraped(Collector):
@@ -58,7 +58,7 @@ class _Scraped(Collector):
     def __init__(self) -> None:
         self.sources: list[Snapshot] = []
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[Metric]:
         for source in self.sources:
             yield from source()
 

@@ -20,10 +20,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import msgspec
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from switch.health import check_health
 from switch.metrics import SwitchMetrics
+from switch.store.base import ThreadLoad
 
 if TYPE_CHECKING:
     from switch.app import SwitchApp
@@ -100,7 +101,7 @@ class OpsEndpoint:
             self._lag = -1
         self._positions = dict(self.app.poster.positions)
 
-    def _switch_state(self) -> Iterable[GaugeMetricFamily]:
+    def _switch_state(self) -> Iterable[Metric]:
         app, engine = self.app, self.app.engine
         now = engine.clock.now()
         sessions = GaugeMetricFamily("payswitch_sessions", "Authenticated client sessions",
@@ -157,3 +158,26 @@ class OpsEndpoint:
             if account.alert_above is not None:
                 thresholds.add_metric([channel, account.currency, "above"], account.alert_above)
         yield thresholds
+        yield from _thread_load(app.store.thread_load())
+
+
+def _thread_load(load: dict[str, ThreadLoad]) -> Iterable[Metric]:
+    """The embedded store's one database thread (every statement on the SQLite file runs on
+    it): the rate of its busy seconds is its utilisation, the rate of the wait its saturation.
+    A store with a pool of connections (PostgreSQL) has none of these."""
+    if not load:
+        return
+    jobs = CounterMetricFamily("payswitch_db_thread_jobs",
+                               "Jobs the embedded store's database thread ran, by kind",
+                               labels=["job"])
+    waited = CounterMetricFamily("payswitch_db_thread_wait_seconds",
+                                 "Time jobs waited for the embedded store's database thread, "
+                                 "by kind", labels=["job"])
+    busy = CounterMetricFamily("payswitch_db_thread_busy_seconds",
+                               "Time the embedded store's database thread spent on each kind "
+                               "of job", labels=["job"])
+    for kind, figures in sorted(load.items()):
+        jobs.add_metric([kind], figures.jobs)
+        waited.add_metric([kind], figures.waited_s)
+        busy.add_metric([kind], figures.busy_s)
+    yield from (jobs, waited, busy)

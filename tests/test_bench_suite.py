@@ -79,7 +79,8 @@ def test_one_command_writes_the_report_and_compare_exits_on_a_regression(
 def test_e2e_json_has_intake_open_loop_and_sustained_figures() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.e2e", "--json", "--orders", "300", "--window", "100",
-         "--open-seconds", "0.5", "--sustained-seconds", "2", "--sustained-rate", "40"],
+         "--open-seconds", "0.5", "--sustained-seconds", "2", "--sustained-rate", "40",
+         "--metrics"],
         cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -90,3 +91,6 @@ def test_e2e_json_has_intake_open_loop_and_sustained_figures() -> None:
     assert figures["final"] == 300
     assert figures["sustained_s"] == 2.0 and figures["sustained_orders"] == 80
     assert figures["final_per_s"] > 0
+    # --metrics: the switch's own account of its SQLite thread over the scraped burst
+    assert 0 < figures["db_thread_busy_share"] <= 1.05
+    assert figures["db_thread_busy_share_by_job"]["commit"] > 0

@@ -126,9 +126,14 @@ async def test_counters_move_with_the_orders_during_and_after_a_run(running: Run
     assert total(end, "payswitch_channel_connected", channel="IBPS") == 1
     assert total(end, "payswitch_channel_circuit_open", channel="IBPS") == 0
     assert total(end, "payswitch_sessions") == 0
+    # the SQLite file's one thread: every group commit ran on it, and took some of its time
+    assert total(end, "payswitch_db_thread_jobs_total", job="commit") >= 1
+    assert total(end, "payswitch_db_thread_busy_seconds_total", job="commit") > 0
+    assert total(end, "payswitch_db_thread_wait_seconds_total") >= 0
     await running.app.poster.post_available()
     after = await running.samples()
     assert total(after, "payswitch_outbox_lag") == 0
+    assert total(after, "payswitch_db_thread_jobs_total", job="books_post") >= 1
     # IBPS settled 300 payments out of its clearing account
     settled = sum(o.amount for o in orders[:300])
     assert total(after, "payswitch_position_available", channel="IBPS") == -settled

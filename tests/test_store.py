@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,37 @@ async def test_the_store_and_the_books_of_one_sqlite_file_run_on_one_thread(
     await other.close()
     assert not {(tmp_path / n).resolve() for n in ("one.db", "other.db")} & set(
         sqlite_store._FILE_THREADS)
+
+
+async def test_the_sqlite_thread_counts_what_each_kind_of_job_costs(tmp_path: Path) -> None:
+    # That one thread is the embedded store's ceiling: its load by kind of job is what shows
+    # an operator the writer is saturated, and by whom.
+    url = f"sqlite://{tmp_path}/load.db"
+    store, books = open_store(url), open_ledger(url)
+    await store.open()
+    await books.open()
+    try:
+        thread = sqlite_store.file_thread((tmp_path / "load.db").resolve())
+        sqlite_store.release_file_thread((tmp_path / "load.db").resolve())
+        held = asyncio.ensure_future(thread.run("hold", time.sleep, 0.05))
+        await asyncio.sleep(0.01)  # the hold has the thread: the commit queues behind it
+        await store.commit(WriteBatch())
+        await held
+        await books.balances()
+        load = store.thread_load()
+        assert {"open", "hold", "commit", "books_query"} <= load.keys()
+        assert load["commit"].jobs == 1 and load["hold"].jobs == 1
+        assert load["commit"].waited_s >= 0.03  # behind the hold's 50 ms
+        assert load["hold"].busy_s >= 0.05
+        assert load["open"].jobs == 2  # the store's connection and the books'
+        assert load["books_query"].jobs >= 1
+        before = load["commit"].jobs
+        await store.commit(WriteBatch())
+        assert store.thread_load()["commit"].jobs == before + 1  # a copy, not the live figures
+        assert load["commit"].jobs == before
+    finally:
+        await store.close()
+        await books.close()
 
 
 async def test_concurrent_first_opens_migrate_once(store_url: str) -> None:

@@ -307,6 +307,15 @@ class StoreError(Exception):
     code = "STORE_ERROR"
 
 
+class ThreadLoad(msgspec.Struct):
+    """What one kind of job cost the embedded store's database thread since it started: how
+    many ran, how long they waited for the thread, how long they held it (seconds)."""
+
+    jobs: int = 0
+    waited_s: float = 0.0
+    busy_s: float = 0.0
+
+
 _order_encoder = msgspec.msgpack.Encoder()
 _order_decoder = msgspec.msgpack.Decoder(Order)
 _body_encoder = msgspec.msgpack.Encoder()
@@ -348,6 +357,12 @@ class Store(ABC):
     async def durability(self) -> dict[str, str]:
         """The settings that decide whether an acknowledged order survives a crash or a power
         loss, as the database reports them (docs/durability in the README)."""
+
+    def thread_load(self) -> dict[str, ThreadLoad]:
+        """Per kind of job (commit, journal, books_post, ...), what the one thread that runs
+        every statement on the database file did; empty for a store without one (PostgreSQL
+        serves from a pool of connections)."""
+        return {}
 
     # -- the transaction path ---------------------------------------------------------------
     @abstractmethod

@@ -31,6 +31,7 @@ from switch.store.base import (
     Store,
     StoreError,
     SummaryRow,
+    ThreadLoad,
     Transition,
     WriteBatch,
     batch_of,
@@ -225,29 +226,55 @@ def connect(path: Path, synchronous: str) -> sqlite3.Connection:
     return db
 
 
-# The one thread per database file that runs this process's statements on it. SQLite lets one
-# connection write at a time; two connections of one process (the store's and the books') that
-# met at its lock waited in the busy handler's sleeps, which grow to 100 ms, so a group commit
-# that came in behind a ledger page waited far longer than the page. Queued on one thread, it
-# waits only for the work ahead of it.
-_FILE_THREADS: dict[Path, tuple[ThreadPoolExecutor, int]] = {}
+class FileThread:
+    """The one thread that runs this process's statements on one database file, and what it
+    spent its time on.
+
+    SQLite lets one connection write at a time; two connections of one process (the store's and
+    the books') that met at its lock waited in the busy handler's sleeps, which grow to 100 ms,
+    so a group commit that came in behind a ledger page waited far longer than the page. Queued
+    on one thread, it waits only for the work ahead of it. That thread is the embedded store's
+    ceiling (one writer): each job is counted under its kind, how long it waited for the thread
+    and how long it held it, so the metrics show how busy the writer is and who keeps it busy.
+    """
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self.users = 0
+        self.load: dict[str, ThreadLoad] = {}  # written on the thread only
+
+    async def run(self, kind: str, fn: Callable[..., T], *args: Any) -> T:
+        queued = time.perf_counter()
+
+        def job() -> T:
+            started = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                load = self.load.get(kind) or self.load.setdefault(kind, ThreadLoad())
+                load.jobs += 1
+                load.waited_s += started - queued
+                load.busy_s += time.perf_counter() - started
+
+        return await asyncio.get_running_loop().run_in_executor(self.pool, job)
 
 
-def file_thread(path: Path) -> ThreadPoolExecutor:
+_FILE_THREADS: dict[Path, FileThread] = {}
+
+
+def file_thread(path: Path) -> FileThread:
     """The thread for ``path``'s statements, shared by everything that opens it here."""
-    pool, users = _FILE_THREADS.get(path) or (
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite"), 0)
-    _FILE_THREADS[path] = (pool, users + 1)
-    return pool
+    thread = _FILE_THREADS.get(path) or _FILE_THREADS.setdefault(path, FileThread())
+    thread.users += 1
+    return thread
 
 
 def release_file_thread(path: Path) -> None:
-    pool, users = _FILE_THREADS[path]
-    if users > 1:
-        _FILE_THREADS[path] = (pool, users - 1)
-        return
-    del _FILE_THREADS[path]
-    pool.shutdown(wait=True)
+    thread = _FILE_THREADS[path]
+    thread.users -= 1
+    if thread.users == 0:
+        del _FILE_THREADS[path]
+        thread.pool.shutdown(wait=True)
 
 
 class SqliteStore(Store):
@@ -259,12 +286,11 @@ class SqliteStore(Store):
         self._thread = file_thread(self.path)
         self._released = False
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], kind: str = "query") -> T:
         db = self._db
         if db is None:
             raise StoreError("store is not open")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, fn, db)
+        return await self._thread.run(kind, fn, db)
 
     async def open(self) -> None:
         def _open() -> sqlite3.Connection:
@@ -273,14 +299,12 @@ class SqliteStore(Store):
             _migrate(db)
             return db
 
-        loop = asyncio.get_running_loop()
-        self._db = await loop.run_in_executor(self._thread, _open)
+        self._db = await self._thread.run("open", _open)
 
     async def close(self) -> None:
         if self._db is not None:
             db, self._db = self._db, None
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._thread, db.close)
+            await self._thread.run("close", db.close)
         if not self._released:
             self._released = True
             release_file_thread(self.path)
@@ -297,8 +321,11 @@ class SqliteStore(Store):
 
         return await self._run(read)
 
+    def thread_load(self) -> dict[str, ThreadLoad]:
+        return {kind: msgspec.structs.replace(load) for kind, load in self._thread.load.items()}
+
     async def commit(self, batch: WriteBatch) -> BatchResult:
-        return await self._run(lambda db: _commit(db, batch))
+        return await self._run(lambda db: _commit(db, batch), "commit")
 
     async def payment(self, payment_id: str) -> Payment | None:
         def q(db: sqlite3.Connection) -> Payment | None:
@@ -450,7 +477,7 @@ class SqliteStore(Store):
                 db.execute("ROLLBACK")
                 raise
 
-        await self._run(write)
+        await self._run(write, "journal")
 
     async def messages(self, payment_id: str) -> list[JournalEntry]:
         def q(db: sqlite3.Connection) -> list[JournalEntry]:
@@ -478,14 +505,14 @@ class SqliteStore(Store):
             ).fetchall()
             return [OutboxEvent(r[0], r[1], r[2], decode_body(r[3]), r[4]) for r in rows]
 
-        return await self._run(q)
+        return await self._run(q, "outbox")
 
     async def outbox_count_after(self, event_id: int, cap: int) -> int:
         def q(db: sqlite3.Connection) -> int:
             return int(db.execute("SELECT count(*) FROM (SELECT 1 FROM outbox WHERE event_id > ? "
                                   "LIMIT ?)", (event_id, cap)).fetchone()[0])
 
-        return await self._run(q)
+        return await self._run(q, "outbox")
 
 
 
