@@ -4,12 +4,15 @@ has the intake, open-loop and sustained keys."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import pytest
 
 from bench.suite import compare, micro_figures
 
@@ -80,7 +83,7 @@ def test_e2e_json_has_intake_open_loop_and_sustained_figures() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.e2e", "--json", "--orders", "300", "--window", "100",
          "--open-seconds", "0.5", "--sustained-seconds", "2", "--sustained-rate", "40",
-         "--metrics"],
+         "--sustained-steps", "1", "--metrics"],
         cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -89,8 +92,38 @@ def test_e2e_json_has_intake_open_loop_and_sustained_figures() -> None:
                 "sustained_backlog_growing"):
         assert key in figures, key
     assert figures["final"] == 300
+    assert [t["rate"] for t in figures["sustained_tries"]] == [40.0]
     assert figures["sustained_s"] == 2.0 and figures["sustained_orders"] == 80
     assert figures["final_per_s"] > 0
     # --metrics: the switch's own account of its SQLite thread over the scraped burst
     assert 0 < figures["db_thread_busy_share"] <= 1.05
     assert figures["db_thread_busy_share_by_job"]["commit"] > 0
+
+
+async def test_the_sustained_rate_steps_up_while_the_switch_keeps_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stepping alone (each real run is a minute or more; the run itself is tested above):
+    # up by 1.25 while the backlog holds, stop at the first that grows, report the best kept.
+    from bench import e2e
+
+    finals = {100.0: 99.0, 125.0: 123.0, 156.2: 140.0}
+    calls: list[float] = []
+
+    async def run(rate: float, *_: object) -> dict[str, object]:
+        calls.append(round(rate, 1))
+        final = finals[round(rate, 1)]
+        return {"sustained_rate": round(rate, 1), "final_per_s": final, "sustained_errors": 0,
+                "sustained_backlog_growing": final < 0.95 * rate}
+
+    monkeypatch.setattr(e2e, "sustained_run", run)
+    args = argparse.Namespace(sustained_steps=5, sustained_seconds=60.0, window=1000,
+                              timeout=300.0, sustained_clock_speed=6.0)
+    figures = await e2e.sustained_steps(100.0, args)
+    assert calls == [100.0, 125.0, 156.2]  # the third grew: no fourth
+    assert figures["sustained_rate"] == 125.0 and figures["final_per_s"] == 123.0
+    tries = cast(list[dict[str, object]], figures["sustained_tries"])
+    assert [t["backlog_growing"] for t in tries] == [False, False, True]
+    calls.clear()
+    args.sustained_steps = 1
+    assert (await e2e.sustained_steps(156.2, args))["sustained_rate"] == 156.2  # none kept up
+    assert calls == [156.2]
