@@ -564,7 +564,7 @@ def cli() -> None:
                         help="length of the sustained six-channel run (0: none)")
     parser.add_argument("--sustained-rate", type=float, default=0.0,
                         help="its orders/s (default: a quarter of the burst's intake rate)")
-    parser.add_argument("--sustained-steps", type=int, default=3,
+    parser.add_argument("--sustained-steps", type=int, default=5,
                         help="sustained runs at most, each at 1.25 times the last rate, "
                              "while the switch keeps up (1: the one rate)")
     parser.add_argument("--sustained-clock-speed", type=float, default=6.0,
