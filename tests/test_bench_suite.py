@@ -93,6 +93,7 @@ def test_e2e_json_has_intake_open_loop_and_sustained_figures() -> None:
         assert key in figures, key
     assert figures["final"] == 300
     assert [t["rate"] for t in figures["sustained_tries"]] == [40.0]
+    assert figures["sustained_kept_up"] is True  # 40 orders/s is nothing for the switch
     assert figures["sustained_s"] == 2.0 and figures["sustained_orders"] == 80
     assert figures["final_per_s"] > 0
     # --metrics: the switch's own account of its SQLite thread over the scraped burst
@@ -112,17 +113,19 @@ async def test_the_sustained_rate_steps_up_while_the_switch_keeps_up(
     async def run(rate: float, *_: object) -> dict[str, object]:
         calls.append(round(rate, 1))
         final = finals[round(rate, 1)]
+        kept = final >= 0.95 * rate
         return {"sustained_rate": round(rate, 1), "final_per_s": final, "sustained_errors": 0,
-                "sustained_backlog_growing": final < 0.95 * rate}
+                "sustained_backlog_growing": False, "sustained_acked_by_end": 0,
+                "sustained_kept_up": kept}
 
     monkeypatch.setattr(e2e, "sustained_run", run)
     args = argparse.Namespace(sustained_steps=5, sustained_seconds=60.0, window=1000,
                               timeout=300.0, sustained_clock_speed=6.0)
     figures = await e2e.sustained_steps(100.0, args)
-    assert calls == [100.0, 125.0, 156.2]  # the third grew: no fourth
+    assert calls == [100.0, 125.0, 156.2]  # the third fell behind: no fourth
     assert figures["sustained_rate"] == 125.0 and figures["final_per_s"] == 123.0
     tries = cast(list[dict[str, object]], figures["sustained_tries"])
-    assert [t["backlog_growing"] for t in tries] == [False, False, True]
+    assert [t["kept_up"] for t in tries] == [True, True, False]
     calls.clear()
     args.sustained_steps = 1
     assert (await e2e.sustained_steps(156.2, args))["sustained_rate"] == 156.2  # none kept up
