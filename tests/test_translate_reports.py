@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from xsd_oracle import assert_valid
+from xsd_oracle import assert_valid, needs_oracle
 
 from messages.iso20022 import (
     Agent,
@@ -304,6 +304,7 @@ STATEMENT_ELEMENTS = {
 _DAY = datetime.date(2000, 1, 1)
 
 
+@needs_oracle
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=mx_statements())
 @example(msg=Camt053(msg_id="0", created_at=NOW, statements=(Statement(  # found by a CI run
