@@ -451,10 +451,10 @@ _STEP = 1.25  # each sustained rate tried is this much above the last
 async def sustained_steps(rate: float, args: argparse.Namespace) -> dict[str, object]:
     """The sustained run at ``rate``, then at rates ``_STEP`` times higher while the switch
     keeps up (backlog not growing, acknowledgements keeping pace with the arrivals, no errors),
-    at most ``--sustained-steps`` runs: one rate
-    chosen in advance would measure that rate, not what the switch sustains. The figures are
-    those of the run that finished most orders per second while keeping up (the first run's
-    if none did), with every run in ``sustained_tries``."""
+    at most ``--sustained-steps`` runs: one rate chosen in advance would measure that rate,
+    not what the switch sustains. The figures are those of the run that finished most orders
+    per second while keeping up (the first run's if none did), with every run in
+    ``sustained_tries``."""
     runs: list[dict[str, object]] = []
     for _ in range(max(1, args.sustained_steps)):
         run = await sustained_run(rate, args.sustained_seconds, args.window, args.timeout,
