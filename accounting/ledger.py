@@ -651,8 +651,7 @@ class SqliteLedger(Ledger):
         self.url = f"sqlite://{self.path}"
         self._synchronous = synchronous
         self._db: sqlite3.Connection | None = None
-        self._thread = file_thread(self.path)
-        self._released = False
+        self._thread = file_thread(self.path, self)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], kind: str = "books_query") -> T:
         db = self._db
@@ -672,9 +671,7 @@ class SqliteLedger(Ledger):
         if self._db is not None:
             db, self._db = self._db, None
             await self._thread.run("close", db.close)
-        if not self._released:
-            self._released = True
-            release_file_thread(self.path)
+        release_file_thread(self.path, self)
 
     async def schema_version(self) -> int:
         return await self._run(_sqlite_version)

@@ -139,8 +139,7 @@ async def test_the_sqlite_thread_counts_what_each_kind_of_job_costs(tmp_path: Pa
     await store.open()
     await books.open()
     try:
-        thread = sqlite_store.file_thread((tmp_path / "load.db").resolve())
-        sqlite_store.release_file_thread((tmp_path / "load.db").resolve())
+        thread = store._thread  # type: ignore[attr-defined]
         held = asyncio.ensure_future(thread.run("hold", time.sleep, 0.05))
         await asyncio.sleep(0.01)  # the hold has the thread: the commit queues behind it
         await store.commit(WriteBatch())

@@ -240,7 +240,7 @@ class FileThread:
 
     def __init__(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self.users = 0
+        self.users: set[object] = set()  # the stores and ledgers open on the file here
         self.load: dict[str, ThreadLoad] = {}  # written on the thread only
 
     async def run(self, kind: str, fn: Callable[..., T], *args: Any) -> T:
@@ -262,17 +262,20 @@ class FileThread:
 _FILE_THREADS: dict[Path, FileThread] = {}
 
 
-def file_thread(path: Path) -> FileThread:
+def file_thread(path: Path, user: object) -> FileThread:
     """The thread for ``path``'s statements, shared by everything that opens it here."""
     thread = _FILE_THREADS.get(path) or _FILE_THREADS.setdefault(path, FileThread())
-    thread.users += 1
+    thread.users.add(user)
     return thread
 
 
-def release_file_thread(path: Path) -> None:
-    thread = _FILE_THREADS[path]
-    thread.users -= 1
-    if thread.users == 0:
+def release_file_thread(path: Path, user: object) -> None:
+    """``user`` is done with ``path`` (again is harmless); the last one ends the thread."""
+    thread = _FILE_THREADS.get(path)
+    if thread is None or user not in thread.users:
+        return
+    thread.users.discard(user)
+    if not thread.users:
         del _FILE_THREADS[path]
         thread.pool.shutdown(wait=True)
 
@@ -283,8 +286,7 @@ class SqliteStore(Store):
         self.url = f"sqlite://{self.path}"
         self._synchronous = synchronous
         self._db: sqlite3.Connection | None = None
-        self._thread = file_thread(self.path)
-        self._released = False
+        self._thread = file_thread(self.path, self)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T], kind: str = "query") -> T:
         db = self._db
@@ -305,9 +307,7 @@ class SqliteStore(Store):
         if self._db is not None:
             db, self._db = self._db, None
             await self._thread.run("close", db.close)
-        if not self._released:
-            self._released = True
-            release_file_thread(self.path)
+        release_file_thread(self.path, self)
 
     async def schema_version(self) -> int:
         return await self._run(_version)
