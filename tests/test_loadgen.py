@@ -4,10 +4,12 @@ count and time, loopback only."""
 
 from __future__ import annotations
 
+import gc
+
 import msgspec
 import pytest
 
-from bench.loadgen import LoadReport, LoadSpec, generate_load, require_loopback
+from bench.loadgen import LoadReport, LoadSpec, generate_load, no_gc_pauses, require_loopback
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, Rig
 
 
@@ -56,3 +58,35 @@ def test_a_load_is_refused_off_loopback_and_without_a_rate() -> None:
     with pytest.raises(ValueError, match="generator"):
         LoadSpec(port=1, client_id="c", secret="s" * 16, generator="lottery")
     require_loopback("::1")
+
+
+def test_no_collection_pauses_the_load_while_it_is_measured() -> None:
+    # a collection stops the load's loop, and its pause would count as the switch's latency
+    collections: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    assert gc.isenabled()
+    gc.callbacks.append(seen)
+    try:
+        with no_gc_pauses():
+            assert collections == [2]  # what came before is collected first
+            assert not gc.isenabled()
+            cycles = []
+            for _ in range(50_000):  # far past the youngest generation's threshold
+                cycle: list[object] = []
+                cycle.append(cycle)
+                cycles.append(cycle)
+            assert collections == [2]
+        assert gc.isenabled()
+        gc.disable()
+        try:
+            with pytest.raises(RuntimeError), no_gc_pauses():
+                raise RuntimeError("a failed run")
+            assert not gc.isenabled()  # left as it was found
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(seen)
