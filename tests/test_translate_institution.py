@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from xsd_oracle import assert_valid
 
@@ -42,6 +42,7 @@ from tests.test_translate_customer import (
     intermediaries,
     mx_instructions,
     remittances,
+    short_bic,
     warned_about,
 )
 
@@ -197,6 +198,12 @@ def empty(value: Any) -> bool:
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=mx_pacs009)
+# found by hypothesis: the receiver's address gives BIC8 back for BIC8 + XXX, the same bank
+@example(msg=Pacs009(msg_id="0", created_at=NOW, settlement_method="INDA", transactions=(
+    BankTransfer(end_to_end_id="0", tx_id="0", uetr=UETR, amount=1, currency="JPY",
+                 settlement_date=datetime.date(2000, 1, 1), debtor=Agent(bic="AAAAAA00"),
+                 creditor=Agent(bic="AAAAAA00"), instructing_agent=Agent(bic="AAAAAA00"),
+                 instructed_agent=Agent(bic="AAAAAA00XXX")),)))
 def test_any_pacs009_keeps_what_mt_carries_and_warns_about_the_rest(msg: Pacs009) -> None:
     tx = msg.transactions[0]
     try:
@@ -209,7 +216,7 @@ def test_any_pacs009_keeps_what_mt_carries_and_warns_about_the_rest(msg: Pacs009
     warnings = there.warnings + back.warnings
     back_tx = back.message.transactions[0]
     for attribute, segment in TX_ELEMENTS.items():
-        before, after = getattr(tx, attribute), getattr(back_tx, attribute)
+        before, after = short_bic(getattr(tx, attribute)), short_bic(getattr(back_tx, attribute))
         if attribute == "instr_id" and before is None:
             before, segment = tx.tx_id, "TxId"
         if before != after and not empty(before):
@@ -217,8 +224,8 @@ def test_any_pacs009_keeps_what_mt_carries_and_warns_about_the_rest(msg: Pacs009
     if tx.underlying is not None:
         assert back_tx.underlying is not None
         for attribute, segment in COVER_ELEMENTS.items():
-            before, after = getattr(tx.underlying, attribute), getattr(back_tx.underlying,
-                                                                     attribute)
+            before, after = (short_bic(getattr(tx.underlying, attribute)),
+                             short_bic(getattr(back_tx.underlying, attribute)))
             if before != after and not empty(before):
                 assert any(f"UndrlygCstmrCdtTrf/{segment}" in w.element for w in warnings), (
                     attribute, before, after, warnings)
