@@ -9,7 +9,7 @@ import msgspec
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from xsd_oracle import assert_valid
+from xsd_oracle import assert_valid, needs_oracle
 
 from messages.iso20022 import (
     Agent,
@@ -196,6 +196,7 @@ def empty(value: Any) -> bool:
     return value is None or value == Agent()
 
 
+@needs_oracle
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(msg=mx_pacs009)
 # found by hypothesis: the receiver's address gives BIC8 back for BIC8 + XXX, the same bank
