@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from accounting.core import gc_paused
 from messages.iso20022.lei import with_check_digits
 from switch.client import SwitchClient, SwitchError
 from switch.order import Order, Party
@@ -176,14 +177,9 @@ def no_gc_pauses() -> Iterator[None]:
     Not for a process that hosts the switch as well (the demo): its collections are part of
     what is measured.
     """
-    was_enabled = gc.isenabled()
     gc.collect()
-    gc.disable()
-    try:
+    with gc_paused():
         yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class LoadResult(msgspec.Struct):
