@@ -13,19 +13,18 @@ XSD_DIR = Path(__file__).resolve().parents[2] / "shared/iso20022/xsd"
 
 
 _ABSENT = "../shared/iso20022 not present: XSD oracle unavailable"
+_IN_CI = os.environ.get("CI") == "true"  # CI always has shared/ beside the clone
 
 # For a hypothesis test with explicit examples: skipped before hypothesis runs, which would
 # otherwise report the skip as a "Failing explicit example". In CI the test runs, and fails.
-needs_oracle = pytest.mark.skipif(not XSD_DIR.is_dir() and os.environ.get("CI") != "true",
-                                  reason=_ABSENT)
+needs_oracle = pytest.mark.skipif(not XSD_DIR.is_dir() and not _IN_CI, reason=_ABSENT)
 
 
 @functools.cache
 def schema(name: str) -> etree.XMLSchema:
     """The compiled schema of message `name` (e.g. "pacs.008.001.08"), loaded once."""
     if not XSD_DIR.is_dir():
-        # CI always has shared/ beside the clone: there a missing oracle is a failure.
-        if os.environ.get("CI") == "true":
+        if _IN_CI:  # there a missing oracle is a failure
             pytest.fail(_ABSENT)
         pytest.skip(_ABSENT)
     parser = etree.XMLParser(resolve_entities=False, no_network=True)

@@ -274,7 +274,7 @@ def release_file_thread(path: Path, user: object) -> None:
     thread = _FILE_THREADS.get(path)
     if thread is None or user not in thread.users:
         return
-    thread.users.discard(user)
+    thread.users.remove(user)
     if not thread.users:
         del _FILE_THREADS[path]
         thread.pool.shutdown(wait=True)
