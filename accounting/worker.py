@@ -243,20 +243,30 @@ class AccountingWorker:
                 log.exception("reading the books failed; retrying")
             await asyncio.sleep(self.refresh_s)
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def start(self, *, post: bool = True) -> None:
         """Run in the background: posting (`run`), or with ``post`` False following others'
-        postings (`follow`)."""
+        postings (`follow`). One task at a time: `stop` the running one first."""
+        if self.running:
+            raise RuntimeError("the accounting worker is already running")
         work = self.run() if post else self.follow()
         self._task = asyncio.get_running_loop().create_task(work, name="accounting-worker")
 
     async def stop(self, *, close: bool = True) -> None:
         """Stop the background task; with ``close`` False the ledger stays open (a worker
         changing from following to posting, or back)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task = self._task
+        if task is not None:
+            task.cancel()
+            # Waited for without taking its CancelledError: a caller cancelled meanwhile (a
+            # lease change at shutdown) must stop too, and the task stays ours until it has
+            # ended, so the ledger is never closed under it.
+            await asyncio.wait({task})
+            if self._task is task:
+                self._task = None
         if close and self._own_ledger and self._opened:
             await self.ledger.close()
             self._opened = False

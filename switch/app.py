@@ -140,8 +140,11 @@ class SwitchApp:
         if self.journal is not None:
             self.journal.start()  # before the engine: recovery already talks to channels
         await self.engine.start()
-        # in a cluster only the worker holding the accounting lease posts; the others follow
-        self.poster.start(post=self.cluster is None)
+        # In a cluster only the worker holding the accounting lease posts; the others follow.
+        # The lease, taken while the engine started, may have set the books going already.
+        async with self._accounting_turn:
+            if not self.poster.running:
+                self.poster.start(post=self.cluster is None)
         self.port = await self.server.start(port=port)
         if self.ops is not None:
             self.metrics_port = await self.ops.start(*self._metrics_at)

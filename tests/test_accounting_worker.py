@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -161,3 +162,24 @@ async def test_the_engines_own_events_post_and_balance_end_to_end(rig: Rig) -> N
         await assert_books_sound(worker.ledger)
     finally:
         await worker.stop()
+
+
+async def test_one_task_at_a_time_and_a_cancelled_stop_leaves_none_behind(store: Store) -> None:
+    # A second start orphaned the first task, which went on posting after the ledger closed
+    # (a cluster's lease started the books while the app was starting them too).
+    worker = AccountingWorker(store, CLOCK)
+    worker.start(post=False)
+    with pytest.raises(RuntimeError, match="already running"):
+        worker.start(post=True)
+    # a lease change cancelled while it stops the worker: the caller stops, the task is
+    # still the worker's until it has ended, and the last stop waits for it
+    changing = asyncio.ensure_future(worker.stop(close=False))
+    await asyncio.sleep(0)
+    changing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await changing
+    await worker.stop()
+    assert not worker.running
+    worker.start(post=True)
+    assert worker.running
+    await worker.stop()
