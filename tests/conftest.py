@@ -38,7 +38,7 @@ from switch.config import (
 from switch.store import Store, open_store
 
 # `pytest --impact-map=.payswitch-impact.db` keeps the map `payswitch regress impact` reads.
-pytest_plugins = ["bench.regress.coverage_map"]
+pytest_plugins = ["bench.regress.coverage_map", "tests.hang_report"]
 
 PG_DSN = os.environ.get("PAYSWITCH_TEST_PG_DSN")
 CLIENT_ID = "CORE-TEST"
@@ -65,10 +65,23 @@ async def _drop_schema(schema: str) -> None:
     assert PG_DSN is not None
     con = await asyncpg.connect(PG_DSN)
     try:
+        # A connection the test's switch left open inside a transaction would make the drop
+        # wait for good: fail instead, naming what holds the schema.
+        await con.execute("SET lock_timeout = '30s'")
         for attempt in range(5):
             try:
                 await con.execute(f"DROP SCHEMA {schema} CASCADE")
                 return
+            except asyncpg.LockNotAvailableError:
+                holders = await con.fetch(
+                    "SELECT DISTINCT a.pid, a.state, a.query FROM pg_locks l"
+                    " JOIN pg_stat_activity a USING (pid)"
+                    " JOIN pg_class c ON c.oid = l.relation"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = $1 AND l.granted AND a.pid <> pg_backend_pid()", schema)
+                raise AssertionError(
+                    f"schema {schema} still held after the test: {[dict(h) for h in holders]}"
+                ) from None
             except asyncpg.DeadlockDetectedError:
                 # A query the test's switch cancelled at its stop can still be running in its
                 # backend for a moment, taking table locks while DROP takes them too, and
@@ -151,4 +164,6 @@ def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Every async test runs on uvloop, the loop the switch runs on in production."""
-    return {"uvloop": uvloop.new_event_loop}
+    from tests.hang_report import tracked  # a plugin (above): imported by pytest first
+
+    return {"uvloop": tracked(uvloop.new_event_loop)}
