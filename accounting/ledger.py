@@ -23,6 +23,7 @@ from accounting import core
 from accounting.config import ANY, Account, Books, load_books
 from accounting.core import Alert, Balance, Existing, Hold, Leg, Plan, PostResult, Snapshot
 from accounting.errors import Code, LedgerStoreError
+from switch.store.postgres import close_pool
 from switch.store.sqlite import connect, file_thread, json_list, release_file_thread
 
 log = logging.getLogger("payswitch.accounting")
@@ -884,7 +885,7 @@ class PostgresLedger(Ledger):
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            await close_pool(pool, "ledger")
 
     async def schema_version(self) -> int:
         return int(await self.pool.fetchval("SELECT coalesce(max(version), 0) "

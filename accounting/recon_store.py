@@ -350,8 +350,10 @@ class _PostgresRecon(ReconStore):
 
     async def close(self) -> None:
         if self._pool is not None:
+            from switch.store.postgres import close_pool
+
             pool, self._pool = self._pool, None
-            await pool.close()
+            await close_pool(pool, "reconciliation store")
 
     async def fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await self._pool.fetch(_pg(sql), *args)]

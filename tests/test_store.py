@@ -538,6 +538,31 @@ async def test_outbox_bodies_round_trip_in_order(store: Store) -> None:
 
 
 @pytest.mark.postgres
+async def test_a_pool_with_a_connection_never_given_back_still_closes() -> None:
+    """`Pool.close` waits for every connection to come back; one held for good (a task that
+    missed its cancellation) must not keep a stopping switch waiting for good."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    pool = await asyncpg.create_pool(PG_DSN, min_size=1, max_size=2)
+    held = await pool.acquire()
+    await held.execute("BEGIN")
+    pid = await held.fetchval("SELECT pg_backend_pid()")
+    await held.execute("SELECT 1")  # inside the open transaction
+    await asyncio.wait_for(pg_store.close_pool(pool, "test", timeout_s=0.5), 10)
+    probe = await asyncpg.connect(PG_DSN)
+    try:  # the server has let the dropped backend go, and rolled its transaction back
+        for _ in range(100):
+            if not await probe.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"backend {pid} still there after its pool closed")
+    finally:
+        await probe.close()
+
+
+@pytest.mark.postgres
 async def test_outbox_reader_waits_for_a_lower_id_still_being_committed() -> None:
     """Two writers: the one that drew the lower event id commits last. A reader must not pass
     the higher id before the lower one is visible, or the books would never post it."""

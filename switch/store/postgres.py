@@ -6,6 +6,8 @@ per row: one round trip per table, whatever the batch size.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import zlib
 from typing import Any
 
@@ -36,6 +38,27 @@ from switch.store.base import (
     position_refusals,
     position_writes,
 )
+
+log = logging.getLogger(__name__)
+
+CLOSE_S = 10.0  # how long a closing pool waits for its connections to come back
+
+
+async def close_pool(pool: asyncpg.Pool, what: str, *, timeout_s: float = CLOSE_S) -> None:
+    """Close `pool` gracefully, but not forever. `Pool.close` waits for every connection to be
+    released, so one still held (a task that missed its cancellation, a query the server never
+    answers) would keep a stopping switch, and a test's teardown, waiting for good. After
+    `timeout_s` the connections are dropped; PostgreSQL rolls back what they had open."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout_s)
+    except TimeoutError:
+        log.warning("%s: connections still in use %.0f s into closing; dropping them", what,
+                    timeout_s)
+        pool.terminate()
+    except BaseException:  # cancelled while closing: still leave nothing open behind
+        pool.terminate()
+        raise
+
 
 # Versioned migrations: (version, statements). Append only; never edit a released one.
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -250,7 +273,7 @@ class PostgresStore(Store):
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            await close_pool(pool, "switch store")
 
     async def schema_version(self) -> int:
         return int(await self.pool.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
