@@ -32,7 +32,11 @@ from switch.demo import _LINKS, DEMO_CLIENT, DEMO_DAY, _demo_catalogue, simulato
 from switch.states import TERMINAL
 
 DAY = DEMO_DAY.date()
-STATEMENT_FAULTS = {"omit": 0.03, "amount": 0.03, "amount_delta": 7, "extra": 1}
+# Per settled item, drawn from its end-to-end id, which differs from run to run. About 190 items
+# settle on these four channels in a day: at 3 % each kind came out about 6 times, and in one
+# full run of the suite here not at all (e^-6.6, about 1 run in 700); at 6 % it is e^-12.3, about
+# 1 in 200,000.
+STATEMENT_FAULTS = {"omit": 0.06, "amount": 0.06, "amount_delta": 7, "extra": 1}
 
 
 class Day(msgspec.Struct):
