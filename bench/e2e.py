@@ -346,13 +346,17 @@ async def switch_run(n: int, window: int, timeout: float, metrics: bool = False,
     async with ibps_switch(window, metrics, urls=urls) as (port, secret):
         client = await SwitchClient.connect("127.0.0.1", port, "BENCH", secret)
         orders = order_mix(n, seed=7, run=f"B{int(time.time())}")
+        scraped_from = time.perf_counter()
         before = await _db_thread_busy(urls[0]) if urls else {}
         with no_gc_pauses():
             result = await drive(client, orders, window=window, final_timeout=timeout)
         await client.close()
         if urls:
-            figures.update(_db_thread_share(before, await _db_thread_busy(urls[0]),
-                                            result.seconds))
+            after = await _db_thread_busy(urls[0])
+            # over the time between the scrapes, which the busy time is counted over (it
+            # takes in the books' last pages after the last status, beyond the burst itself)
+            figures.update(_db_thread_share(before, after,
+                                            time.perf_counter() - scraped_from))
         intake = len(result.acks) / result.ack_seconds if result.ack_seconds else 0.0
         figures.update({
             "orders": n,
