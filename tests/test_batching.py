@@ -184,8 +184,11 @@ async def test_a_crash_between_closing_and_sending_loses_no_member_and_sends_non
     from bench.crash import SwitchProcess
     from switch.clock import ShiftedClock
 
-    # business time ten times faster: one-minute windows and sessions take six seconds
-    clock = ShiftedClock(START.replace(second=50), anchor=time.time(), speed=10)
+    # business time ten times faster: one-minute windows and sessions take six seconds. From
+    # 10:00:00 the window closes (and the switch dies) 6 s from now: a start on a busy machine
+    # (up to 1.6 s seen) and the 300 acks come first; from 10:00:50 it closed 1 s from now,
+    # sometimes while the acks were still coming back.
+    clock = ShiftedClock(START.replace(second=0), anchor=time.time(), speed=10)
     beps = BepsSimulator(BepsConfig(session_minutes=1), clock, seed=6)
     catalogue = resources.files("routing").joinpath("channels.toml").read_text(encoding="utf-8")
     (tmp_path / "channels.toml").write_text(

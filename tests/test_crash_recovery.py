@@ -111,22 +111,30 @@ async def _acks_until_killed(
     return list(acks), [o.client_order_id for o in orders]
 
 
-async def _all_final(port: int, client_order_ids: list[str]) -> dict[str, str]:
+async def _all_final(port: int, client_order_ids: list[str],
+                     unacknowledged: list[str]) -> dict[str, str]:
+    """Every acknowledged order final, and every unacknowledged one the switch has: those it
+    took in before the kill go on after the restart, and the books must wait for them too."""
     async with await SwitchClient.connect("127.0.0.1", port, "CRASH-CORE", SECRET) as c:
         states: dict[str, str] = {}
+        never_taken: set[str] = set()
+        wanted = [*client_order_ids, *unacknowledged]
         for _ in range(400):
-            for coid in client_order_ids:
-                if coid in states:
+            for coid in wanted:
+                if coid in states or coid in never_taken:
                     continue
                 reply = await c.query(coid)
+                if not reply.found and coid in unacknowledged:
+                    never_taken.add(coid)  # lost with the process before it was written
+                    continue
                 assert reply.found, f"acknowledged order {coid} was lost"
                 assert reply.status is not None
                 if reply.status.final:
                     states[coid] = reply.status.state
-            if len(states) == len(client_order_ids):
+            if len(states) + len(never_taken) == len(wanted):
                 return states
             await asyncio.sleep(0.05)
-        left = [coid for coid in client_order_ids if coid not in states]
+        left = [coid for coid in wanted if coid not in states and coid not in never_taken]
         seen = [(await c.query(coid)).status for coid in left[:5]]
     raise AssertionError(f"{len(left)} orders never became final, e.g. {seen}")
 
@@ -158,10 +166,11 @@ async def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(
     switch = SwitchProcess(_config(tmp_path, sim_port), store_url)
     await switch.start()
     try:
-        acks, _ = await _acks_until_killed(switch, 400, kill_after)
+        acks, sent = await _acks_until_killed(switch, 400, kill_after)
         assert len(acks) >= kill_after
         port = await switch.start()  # restart on the same store: recovery runs first
-        states = await _all_final(port, [a.client_order_id for a in acks])
+        acked = [a.client_order_id for a in acks]
+        states = await _all_final(port, acked, sorted(set(sent) - set(acked)))
         await _posted_to_the_end(store_url)
     finally:
         await switch.stop()
