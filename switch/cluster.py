@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from switch.store.base import StoreError
-from switch.store.postgres import PostgresStore
+from switch.store.postgres import CLOSE_S, PostgresStore
 
 __all__ = ["Cluster", "new_worker_id"]
 
@@ -104,8 +104,11 @@ class Cluster:
             await self.store.pool.execute(
                 "DELETE FROM cluster_leases WHERE worker_id = $1", self.worker_id)
         if self._listener is not None:
-            await self._listener.close()
-            self._listener = None
+            listener, self._listener = self._listener, None
+            try:
+                await listener.close(timeout=CLOSE_S)
+            except TimeoutError:  # asyncpg has dropped it by then: a stop must end
+                log.warning("cluster listener not closed after %.0f s; dropped", CLOSE_S)
 
     async def _run(self) -> None:
         while True:

@@ -336,3 +336,39 @@ async def test_a_burst_of_status_pushes_arrives_whole() -> None:
             assert heard[1] == sent
     finally:
         await _drop_schema(schema)
+
+
+async def test_a_listener_that_never_closes_does_not_hold_up_the_stop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LISTEN connection's graceful close waits for the server's goodbye; through a dead
+    path that never comes, and a stopping switch must still stop (and close its store)."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    from urllib.parse import urlsplit
+
+    from simulators.proxy import Fault, FaultProxy
+    from switch import cluster as cluster_module
+    from switch.store.postgres import PostgresStore
+
+    monkeypatch.setattr(cluster_module, "CLOSE_S", 0.5)
+    schema, url = await _pg_schema_url()
+    at = urlsplit(url)
+    proxy = FaultProxy(at.hostname or "127.0.0.1", at.port or 5432)
+    store = open_store(url)
+    try:
+        await store.open()
+        assert isinstance(store, PostgresStore)
+        # the pool goes direct; the listener, which the cluster opens on the store's DSN, via
+        # the proxy (the pool is open by now: the DSN is read only for the listener)
+        monkeypatch.setattr(store, "_dsn", url.replace(at.netloc.split("@")[-1],
+                                                       f"127.0.0.1:{await proxy.start()}"))
+        c = cluster_module.Cluster(store, "w-dead-path")
+        await c.start()
+        assert proxy.stats.accepted == 1
+        proxy.inject(Fault.BLACKHOLE)
+        await asyncio.wait_for(c.stop(), 10)
+        assert proxy.stats.swallowed >= 1  # the goodbye went into the dead path
+    finally:
+        await store.close()
+        await proxy.stop()
+        await _drop_schema(schema)
