@@ -267,6 +267,9 @@ class AccountingWorker:
             await asyncio.wait({task})
             if self._task is task:
                 self._task = None
-        if close and self._own_ledger and self._opened:
+        if close and self._own_ledger:
+            # Also when the task was stopped while it opened the ledger (a switch stopped soon
+            # after its start): the pool, or the SQLite file's thread, it had by then would be
+            # left open, holding a cancelled query's locks, and nothing else closes it.
             await self.ledger.close()
             self._opened = False

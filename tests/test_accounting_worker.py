@@ -183,3 +183,42 @@ async def test_one_task_at_a_time_and_a_cancelled_stop_leaves_none_behind(store:
     worker.start(post=True)
     assert worker.running
     await worker.stop()
+
+
+@pytest.mark.postgres
+async def test_a_worker_stopped_while_it_opens_the_ledger_leaves_nothing_open() -> None:
+    """A switch stopped right after its start stops the books while they open the ledger. The
+    ledger's pool was then left open, a cancelled query holding its table's lock: the schema
+    could not be dropped after such a test, and CI's run never ended."""
+    from accounting.ledger import _MIGRATION_LOCK, LedgerStoreError
+    from switch.store import open_store
+    from tests.conftest import PG_DSN, _drop_schema, _pg_schema_url
+
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    import asyncpg
+
+    schema, url = await _pg_schema_url()
+    store = open_store(url)
+    await store.open()
+    migrating = await asyncpg.connect(PG_DSN)  # another process migrating: open() waits
+    try:
+        await migrating.execute("BEGIN")
+        await migrating.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+        worker = AccountingWorker(store, CLOCK)
+        worker.start(post=True)
+        for _ in range(200):  # until the ledger's pool is up and waiting on the lock
+            await asyncio.sleep(0.01)
+            try:
+                worker.ledger.pool  # noqa: B018
+                break
+            except LedgerStoreError:
+                continue
+        await worker.stop()
+        assert not worker.running
+        with pytest.raises(LedgerStoreError):
+            worker.ledger.pool  # noqa: B018  # closed, though it never finished opening
+    finally:
+        await migrating.close()
+        await store.close()
+        await _drop_schema(schema)
