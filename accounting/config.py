@@ -106,6 +106,9 @@ class _BooksFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     events: dict[str, EventSpec]
     rules: list[PostingRule]
     fees: list[FeePolicy] = []
+    # Currencies whose events a consumer of their own posts (see `Partition`); empty: one
+    # consumer posts every event.
+    partitions: list[list[str]] = []
 
 
 def split_fee(fee: int, rate: Fraction, includes_vat: bool) -> tuple[int, int]:
@@ -127,6 +130,24 @@ def split_fee(fee: int, rate: Fraction, includes_vat: bool) -> tuple[int, int]:
     return (fee - vat, vat) if includes_vat else (fee, vat)
 
 
+class Partition(msgspec.Struct, frozen=True):
+    """The share of the outbox one consumer posts, with its own cursor (and, in a cluster, its
+    own lease of the same name): the events of `currencies`, or with `others` those of every
+    currency but them (and events that name none, which are booked as rejected).
+
+    The currency is what a partition is cut by because it cuts the books cleanly: an event,
+    its batch and every balance it touches are in one currency, so what one partition posts
+    never depends on what another has posted, and each posts its own events in outbox order
+    (a settlement after the acceptance whose hold it closes, limits checked in order)."""
+
+    consumer: str
+    currencies: frozenset[str]
+    others: bool = False
+
+    def owns(self, currency: object) -> bool:
+        return (currency in self.currencies) != self.others
+
+
 class Books:
     """The validated books: account lookup, the rule for an event, the fee split."""
 
@@ -135,6 +156,7 @@ class Books:
         self.events = raw.events
         self.rules = raw.rules
         self.fees = raw.fees
+        self.partition_currencies = [frozenset(p) for p in raw.partitions]
         self._fixed = {a.code: a for a in raw.accounts if not a.is_family}
         self._families = [(_template_regex(a.code), a) for a in raw.accounts if a.is_family]
         self._rates = [(f, Fraction(f.vat_rate)) for f in raw.fees]
@@ -226,6 +248,17 @@ class Books:
                 best, best_score = (rate, f.fee_includes_vat), score
         return best
 
+    def partitions(self, consumer: str) -> list[Partition]:
+        """The consumers that together post the outbox, named after `consumer` (one of that
+        name when the books name no partitions: `consumer:CNY`, ..., `consumer:other` when
+        they do)."""
+        if not self.partition_currencies:
+            return [Partition(consumer, frozenset(), others=True)]
+        named = frozenset().union(*self.partition_currencies)
+        return [*(Partition(f"{consumer}:{'+'.join(sorted(c))}", c)
+                  for c in self.partition_currencies),
+                Partition(f"{consumer}:other", named, others=True)]
+
     def positions(self) -> list[Account]:
         """Accounts with alert thresholds: the liquidity positions operations watches."""
         return [a for a in self.accounts if a.alert_below is not None or a.alert_above is not None]
@@ -262,6 +295,18 @@ def parse_books(raw: dict[str, Any]) -> Books:
 
 
 def _check(b: _BooksFile) -> None:
+    partitioned: set[str] = set()
+    for i, currencies in enumerate(b.partitions):
+        key = f"partitions[{i}]"
+        if not currencies:
+            raise BooksConfigError(key, "a partition names at least one currency")
+        for c in currencies:
+            if not _CCY.match(c):
+                raise BooksConfigError(key, f"{c!r} is not an ISO 4217 code")
+            if c in partitioned:
+                raise BooksConfigError(key, f"{c} is in two partitions: one consumer posts "
+                                       "a currency, or its events could post out of order")
+            partitioned.add(c)
     seen: set[str] = set()
     for i, a in enumerate(b.accounts):
         key = f"accounts[{i}] ({a.code})"

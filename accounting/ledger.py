@@ -374,7 +374,13 @@ class Ledger(ABC):
         """Rows of a read-only query written with ? placeholders."""
 
     @abstractmethod
-    async def _execute_script(self, sql: str, *args: Any) -> None: ...
+    async def _execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        """Statements written with ? placeholders, each with its arguments, in one transaction
+        serialised with posting."""
+
+    async def _execute_script(self, sql: str, *args: Any) -> None:
+        """`; `-separated statements in one transaction; `args` go to those with placeholders."""
+        await self._execute_all([(s, args if "?" in s else ()) for s in sql.split("; ")])
 
     def _before_commit(self) -> None:  # noqa: B027 - a hook, deliberately a no-op here
         """Called inside the posting transaction just before it commits (a fault-test hook)."""
@@ -469,6 +475,30 @@ class Ledger(ABC):
         rows = await self._fetch("SELECT last_event_id FROM acct_cursor WHERE consumer = ?",
                                  consumer)
         return int(rows[0][0]) if rows else 0
+
+    async def set_consumers(self, family: str, consumers: Sequence[str]) -> None:
+        """Make `consumers` the cursors of `family` (the consumer itself and `family:...`).
+
+        When the books' partitions change, every new cursor starts at the lowest of the old
+        ones and the old ones go: below it every event was posted, and an event above it that
+        a cursor had passed is found posted and answered as a replay (`acct_entries.event_id`
+        is unique), so nothing is posted twice or skipped. Read before the write's lock: a
+        cursor that moves meanwhile only moves up, so the start stays low enough; and the
+        write, serialised with posting, cannot meet a cursor it has not deleted first."""
+        rows = await self._fetch("SELECT consumer, last_event_id FROM acct_cursor")
+        old = {c: int(e) for c, e in rows if c == family or c.startswith(f"{family}:")}
+        if set(old) == set(consumers):
+            return
+        # Every cursor is written now, a new ledger's at 0: a consumer yet to post must not be
+        # missing when the partitions change next, or it would start where the others are.
+        start = min(old.values(), default=0)
+        if old:
+            log.warning("outbox consumers %s replace %s, from event %d on",
+                        ", ".join(consumers), ", ".join(sorted(old)), start)
+        await self._execute_all(
+            [("DELETE FROM acct_cursor WHERE consumer = ?", (c,)) for c in {*old, *consumers}]
+            + [("INSERT INTO acct_cursor (consumer, last_event_id) VALUES (?, ?)", (c, start))
+               for c in consumers])
 
     async def balances(self) -> list[Balance]:
         rows = await self._fetch(_NAMED.format(table="acct_balances")
@@ -680,12 +710,12 @@ class SqliteLedger(Ledger):
     async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return await self._run(lambda db: db.execute(sql, args).fetchall())
 
-    async def _execute_script(self, sql: str, *args: Any) -> None:
+    async def _execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         def run(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")
             try:
-                for stmt in sql.split("; "):
-                    db.execute(stmt, args if "?" in stmt else ())
+                for stmt, args in statements:
+                    db.execute(stmt, tuple(args))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -894,11 +924,11 @@ class PostgresLedger(Ledger):
     async def _fetch(self, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await self.pool.fetch(_pg_sql(sql), *args)]
 
-    async def _execute_script(self, sql: str, *args: Any) -> None:
+    async def _execute_all(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
         async with self.pool.acquire() as con, con.transaction():
             await con.execute("SELECT pg_advisory_xact_lock($1)", _POSTING_LOCK)
-            for stmt in sql.split("; "):
-                await con.execute(_pg_sql(stmt), *(args if "?" in stmt else ()))
+            for stmt, args in statements:
+                await con.execute(_pg_sql(stmt), *args)
 
     async def prepare(self, plans: list[Plan], after: Posting) -> Ahead | None:
         if not plans:

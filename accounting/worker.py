@@ -4,6 +4,9 @@ It runs beside the transaction path, never inside it (DESIGN.md): in-process as 
 or as its own process (`payswitch accounting run`). Its cursor is committed with the entries, so a
 crash between reading the outbox and committing re-reads the same page and posts it once.
 
+The books may split the outbox by currency (`Books.partitions`): each partition has its own
+cursor, and the worker posts those it is given (all, unless a cluster gives it its share).
+
 Position alerts: `subscribe_alerts(callback)` hears of every threshold crossing once, in order,
 whoever posted the entry that crossed it (this worker, another one, an operator's adjustment):
 crossings are recorded with their entry (`acct_alerts`) and read from there.
@@ -20,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from accounting.config import Books
+from accounting.config import Books, Partition
 from accounting.core import Alert, Plan, PostResult, gc_paused
 from accounting.ledger import Ahead, Ledger, OutboxEventLike, open_ledger
 from switch import crashpoints
@@ -63,6 +66,8 @@ class AccountingWorker:
         self.idle_s = idle_s
         self.refresh_s = refresh_s  # when idle: how often to look for others' postings
         self.consumer = consumer
+        self.partitions = self.ledger.books.partitions(consumer)
+        self.posting = [p.consumer for p in self.partitions]  # the ones `run` posts
         self.conflicts: list[PostResult] = []  # replays with different content: never applied
         # (channel, currency) -> available position, refreshed after every posted page, so the
         # router can read it without I/O (routing must not do I/O: DESIGN.md layout)
@@ -84,6 +89,7 @@ class AccountingWorker:
                 return
             if self._own_ledger:
                 await self.ledger.open()
+            await self.ledger.set_consumers(self.consumer, [p.consumer for p in self.partitions])
             await self._read_positions()
             # subscribers hear of crossings from now on, not of the ledger's history
             self._alert_cursor = await self.ledger.last_alert_id()
@@ -111,19 +117,29 @@ class AccountingWorker:
         return unsubscribe
 
     async def post_available(self) -> int:
-        """Post everything in the outbox now; returns how many events were read.
+        """Post everything in the outbox of the partitions in `posting` now; returns how many
+        events they read."""
+        await self.open()
+        total = 0
+        for p in self.partitions:
+            if p.consumer in self.posting:
+                total += await self._post_partition(p)
+        return total
+
+    async def _post_partition(self, partition: Partition) -> int:
+        """Post the partition's events up to the end of the outbox.
 
         Pipelined: while one page is written to the ledger, the next is read from the outbox,
         planned (the rules are pure) and, where the ledger can, applied ahead on the state the
         page being written leaves; so the engine's Python work overlaps the database's.
         """
-        await self.open()
         total = 0
         stale = False  # a page posted since positions and alerts were last read
-        cursor = await self.ledger.cursor(self.consumer)
+        consumer = partition.consumer
+        cursor = await self.ledger.cursor(consumer)
         # a short first page: nothing overlaps it, and the pipeline fills sooner
         events = await self.store.outbox_after(cursor, max(1, self.batch // _FIRST_PAGE))
-        plans = await self._plan(events)
+        plans = await self._plan(events, partition)
         ahead: Ahead | None = None
         # The cyclic GC would walk the pages' many fresh objects (they make no cycles), so it
         # is paused for the call; the rest of the process may make cycles: a young-generation
@@ -135,11 +151,11 @@ class AccountingWorker:
             written: list[object] = []
             while events:
                 upto = events[-1].event_id
-                posting = self.ledger.begin(plans, consumer=self.consumer, upto=upto,
-                                            ahead=ahead)
+                # the cursor passes the page's other partitions' events too
+                posting = self.ledger.begin(plans, consumer=consumer, upto=upto, ahead=ahead)
                 try:
                     following = await self.store.outbox_after(upto, self.batch)
-                    following_plans = await self._plan(following)
+                    following_plans = await self._plan(following, partition)
                     written.clear()  # while the server takes in this page's postings
                     ahead = await self.ledger.prepare(following_plans, after=posting)
                     if stale:
@@ -167,9 +183,11 @@ class AccountingWorker:
             await self.refresh()
         return total
 
-    async def _plan(self, events: Sequence[OutboxEventLike]) -> list[Plan]:
+    async def _plan(self, events: Sequence[OutboxEventLike], partition: Partition) -> list[Plan]:
         # In slices, so the page being written gets the event loop between them.
         at = iso(self.clock.now())
+        if len(self.partitions) > 1:
+            events = [e for e in events if partition.owns(e.body.get("currency"))]
         plans: list[Plan] = []
         for i in range(0, len(events), _PLAN_SLICE):
             if i:
@@ -206,17 +224,21 @@ class AccountingWorker:
                             log.exception("alert subscriber failed on %s", a)
 
     async def _read_positions(self) -> None:
-        as_of = await self.ledger.cursor(self.consumer)
+        as_of = await self.posted_up_to()
         self.positions = await self.ledger.positions()
         self.positions_as_of = as_of
 
+    async def posted_up_to(self) -> int:
+        """The outbox event id up to which every partition has posted (the slowest cursor)."""
+        return min([await self.ledger.cursor(p.consumer) for p in self.partitions])
+
     async def lag(self) -> int:
-        """Committed outbox events not yet posted (counted up to a cap). Counted directly, not
-        through `outbox_after`: a reader holds back below a gap another transaction may still
-        fill, and lag that stopped at that gap would read 0 while events wait."""
+        """Committed outbox events not yet posted by every partition (counted up to a cap).
+        Counted directly, not through `outbox_after`: a reader holds back below a gap another
+        transaction may still fill, and lag that stopped at that gap would read 0 while events
+        wait."""
         await self.open()
-        return await self.store.outbox_count_after(
-            await self.ledger.cursor(self.consumer), _LAG_CAP)
+        return await self.store.outbox_count_after(await self.posted_up_to(), _LAG_CAP)
 
     async def run(self) -> None:
         while True:
@@ -247,12 +269,15 @@ class AccountingWorker:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self, *, post: bool = True) -> None:
-        """Run in the background: posting (`run`), or with ``post`` False following others'
-        postings (`follow`). One task at a time: `stop` the running one first."""
+    def start(self, *, post: bool = True, partitions: Sequence[str] | None = None) -> None:
+        """Run in the background: posting (`run`) the named partitions (default: all), or with
+        ``post`` False or none named following others' postings (`follow`). One task at a
+        time: `stop` the running one first."""
         if self.running:
             raise RuntimeError("the accounting worker is already running")
-        work = self.run() if post else self.follow()
+        names = [p.consumer for p in self.partitions]
+        self.posting = [n for n in names if partitions is None or n in partitions]
+        work = self.run() if post and self.posting else self.follow()
         self._task = asyncio.get_running_loop().create_task(work, name="accounting-worker")
 
     async def stop(self, *, close: bool = True) -> None:

@@ -97,27 +97,29 @@ class SwitchApp:
         cluster.on_status = self.server.push_remote
         cluster.on_adopt = self.engine.adopt
         cluster.on_takeover = self.engine.adopt
-        cluster.wanted = {"accounting"} | {f"channel:{name}" for name, a in adapters.items()
-                                           if a.single_session}
+        cluster.wanted = {f"channel:{name}" for name, a in adapters.items() if a.single_session}
+        # a lease per outbox partition (one unless the books partition it), shared out
+        cluster.shared = {p.consumer for p in self.poster.partitions}
         cluster.on_lease = self._on_lease
 
     def _on_lease(self, name: str, held: bool) -> None:
         """Run what the lease stands for while this worker holds it, and only then."""
         if self._stopping:
             return
-        if name == "accounting":
-            # while another worker posts, this one follows the books it posts (positions for
+        if self.cluster is not None and name in self.cluster.shared:
+            # while other workers post, this one follows the books they post (positions for
             # routing, alerts for its operator consoles)
-            self._background(self._accounting(post=held))
+            self._background(self._accounting())
             return
         adapter = self.engine.adapters.get(name.removeprefix("channel:"))
         if adapter is not None:
             self._background(self._session(adapter, held))
 
-    async def _accounting(self, *, post: bool) -> None:
+    async def _accounting(self) -> None:
         async with self._accounting_turn:  # lease changes in order, one at a time
+            assert self.cluster is not None
             await self.poster.stop(close=False)
-            self.poster.start(post=post)
+            self.poster.start(partitions=sorted(self.cluster.held & self.cluster.shared))
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -140,8 +142,8 @@ class SwitchApp:
         if self.journal is not None:
             self.journal.start()  # before the engine: recovery already talks to channels
         await self.engine.start()
-        # In a cluster only the worker holding the accounting lease posts; the others follow.
-        # The lease, taken while the engine started, may have set the books going already.
+        # In a cluster a worker posts the partitions whose leases it holds, or follows. The
+        # leases, taken while the engine started, may have set the books going already.
         async with self._accounting_turn:
             if not self.poster.running:
                 self.poster.start(post=self.cluster is None)

@@ -3,10 +3,11 @@
 Each process is a worker with an id. It drives the payments it took in (`payments.owner`);
 the store moves a payment only for its owner, so a worker wrongly presumed dead cannot write
 behind the back of the one that took over. What only one worker may do at a time is a lease in
-`cluster_leases` with an expiry: the accounting worker (posting the outbox), and the session of
-a channel that allows one (UnionPay). Workers heartbeat in `cluster_workers`; a worker silent
-for `lease_s` is dead, and a live worker claims its unfinished payments (one UPDATE: whoever gets
-the rows resumes them, inquiring what was sent, resending nothing blindly).
+`cluster_leases` with an expiry: posting the books (a lease per outbox partition, shared out
+evenly among the live workers), and the session of a channel that allows one (UnionPay).
+Workers heartbeat in `cluster_workers`; a worker silent for `lease_s` is dead, and a live worker
+claims its unfinished payments (one UPDATE: whoever gets the rows resumes them, inquiring what
+was sent, resending nothing blindly).
 
 Status pushes cross processes by PostgreSQL LISTEN/NOTIFY: a worker that moves a payment tells
 its own sessions of the client and notifies the others, whose sessions of that client get it.
@@ -55,6 +56,8 @@ class Cluster:
         self.heartbeat_s = heartbeat_s
         self.held: set[str] = set()  # leases this worker holds now
         self.wanted: set[str] = set()  # leases it tries to take
+        self.shared: set[str] = set()  # leases it takes its share of: of n live workers, each
+        # holds at most ceil(len(shared) / n), so a worker that joins is given work
         self.on_lease: Callable[[str, bool], None] = lambda name, held: None
         self.on_status: Callable[[dict[str, Any]], None] = lambda status: None
         self.on_adopt: Callable[[list[str]], None] = lambda payment_ids: None
@@ -123,14 +126,47 @@ class Cluster:
         await pool.execute("UPDATE cluster_workers SET heartbeat_at = now(), stopped = false "
                            "WHERE worker_id = $1", self.worker_id)
         for name in sorted(self.wanted):
-            held = await self.acquire(name)
-            if held != (name in self.held):
-                (self.held.add if held else self.held.discard)(name)
-                log.info("lease %s %s", name, "taken" if held else "lost")
-                self.on_lease(name, held)
+            self._now_held(name, await self.acquire(name))
+        if self.shared:
+            await self._take_share()
         claimed = await self.claim_from_the_dead()
         if claimed:
             self.on_takeover(claimed)
+
+    def _now_held(self, name: str, held: bool) -> None:
+        if held != (name in self.held):
+            (self.held.add if held else self.held.discard)(name)
+            log.info("lease %s %s", name, "taken" if held else "lost")
+            self.on_lease(name, held)
+
+    async def _take_share(self) -> None:
+        """Renew the shared leases held, give back those beyond this worker's share, and take
+        free ones up to it (a dead worker's, once they expire)."""
+        live = await self.store.pool.fetchval(
+            "SELECT count(*) FROM cluster_workers WHERE NOT stopped "
+            "AND heartbeat_at >= now() - make_interval(secs => $1)", self.lease_s)
+        share = -(-len(self.shared) // max(1, live))
+        mine = sorted(n for n in self.shared if n in self.held)
+        for name in mine[share:]:
+            # Given up after its work is told to stop: a page still being written meanwhile
+            # is harmless (posting is serialised in the database and idempotent per event).
+            self._now_held(name, False)
+            await self.release(name)
+        count = 0
+        for name in mine[:share]:
+            held = await self.acquire(name)
+            self._now_held(name, held)
+            count += held
+        for name in sorted(self.shared - set(mine)):
+            if count >= share:
+                break
+            held = await self.acquire(name)
+            self._now_held(name, held)
+            count += held
+
+    async def release(self, name: str) -> None:
+        await self.store.pool.execute(
+            "DELETE FROM cluster_leases WHERE name = $1 AND worker_id = $2", name, self.worker_id)
 
     # -- leases and takeover -----------------------------------------------------------------
 

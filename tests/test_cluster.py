@@ -1,6 +1,7 @@
 """Two switch processes over one PostgreSQL (issue #11): one payment per order whichever worker
-took it, a shared daily cap never overshot, status pushes across processes, and a killed
-worker's payments, books and channel session taken over by the other."""
+took it, a shared daily cap never overshot, status pushes across processes, the books' outbox
+partitions shared out between them, and a killed worker's payments, partitions of the books and
+channel session taken over by the other."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import msgspec
 import pytest
 
+from accounting.config import DEFAULT_BOOKS, load_books
 from bench.crash import SwitchProcess
 from bench.loadgen import luhn
 from simulators.ibps import IbpsConfig, IbpsSimulator
@@ -37,8 +40,27 @@ class Pair:
     """Two workers of one cluster, each on its own port (as on two machines)."""
 
     def __init__(self, a: SwitchProcess, b: SwitchProcess, ibps: IbpsSimulator,
-                 unionpay: UnionPaySimulator, store_url: str) -> None:
+                 unionpay: UnionPaySimulator, store_url: str, books: Path) -> None:
         self.a, self.b, self.ibps, self.unionpay, self.store_url = a, b, ibps, unionpay, store_url
+        self.books = books
+
+    async def leases(self) -> dict[str, int]:
+        """The books' leases held now, each with the pid of the worker holding it."""
+        con = await asyncpg.connect(self.store_url)
+        try:
+            rows = await con.fetch("SELECT name, worker_id FROM cluster_leases "
+                                   "WHERE name LIKE 'accounting%' AND expires_at >= now()")
+        finally:
+            await con.close()
+        return {r["name"]: int(r["worker_id"].split("-")[-2]) for r in rows}
+
+    async def leases_become(self, wanted: dict[str, int]) -> dict[str, int]:
+        for _ in range(100):
+            held = await self.leases()
+            if held == wanted:
+                break
+            await asyncio.sleep(0.1)
+        return held
 
     async def client(self, worker: SwitchProcess) -> SwitchClient:
         return await SwitchClient.connect("127.0.0.1", worker.port, CLIENT_ID, CLIENT_SECRET)
@@ -56,21 +78,28 @@ async def _pair(tmp_path: Path, routing: str = "") -> AsyncIterator[Pair]:
                                   f"daily_cap = {CAP}")
     assert f"daily_cap = {CAP}" in catalogue
     (tmp_path / "channels.toml").write_text(catalogue, encoding="utf-8")
+    # the books posted by two consumers, CNY and the rest: a lease each, one per worker
+    books = DEFAULT_BOOKS.read_text(encoding="utf-8")
+    assert "\npartitions = []\n" in books
+    (tmp_path / "books.toml").write_text(books.replace("\npartitions = []\n",
+                                                       '\npartitions = [["CNY"]]\n'),
+                                         encoding="utf-8")
     config = tmp_path / "switch.toml"
     config.write_text(
         f'[server]\nport = 0\n\n[clients.{CLIENT_ID}]\nsecret = "{CLIENT_SECRET}"\n\n'
         f'[routing]\ncatalogue = "{tmp_path / "channels.toml"}"\n{routing}\n'
+        f'[accounting]\nbooks = "{tmp_path / "books.toml"}"\n\n'
         "[cluster]\nlease_s = 2.0\nheartbeat_s = 0.5\n\n"
         f"[channels.ibps]\nport = {await ibps.start()}\nreply_timeout_s = 5.0\n\n"
         f"[channels.unionpay]\nport = {await unionpay.start()}\nreply_timeout_s = 5.0\n",
         encoding="utf-8")
     a = SwitchProcess(config, store_url)
     b = SwitchProcess(config, store_url)
-    await a.start()  # first up: it takes the accounting lease and the UnionPay session
+    await a.start()  # first up: it takes the books' leases and the UnionPay session
     await asyncio.sleep(0.5)
     await b.start()
     try:
-        yield Pair(a, b, ibps, unionpay, store_url)
+        yield Pair(a, b, ibps, unionpay, store_url, tmp_path / "books.toml")
     finally:
         await a.stop()
         await b.stop()
@@ -170,6 +199,11 @@ async def test_a_position_shared_by_both_is_never_routed_twice(tmp_path: Path) -
 
 
 async def test_a_killed_worker_is_taken_over(pair: Pair) -> None:
+    assert pair.a.proc is not None and pair.b.proc is not None
+    a, b = pair.a.proc.pid, pair.b.proc.pid
+    # the first worker took both partitions of the books and gave one up when B came
+    assert await pair.leases_become({"accounting:CNY": a, "accounting:other": b}) == {
+        "accounting:CNY": a, "accounting:other": b}
     card = luhn("622202020000123")
     cb = await pair.client(pair.b)
     try:
@@ -195,7 +229,10 @@ async def test_a_killed_worker_is_taken_over(pair: Pair) -> None:
                 await asyncio.sleep(0.1)
             assert reply is not None and reply.found and reply.status is not None
             assert reply.status.final, reply.status
-        # B now holds the UnionPay session too: a card payment through B goes through B
+        # B posts A's partition of the books now (held after the lease ran out), and it
+        # holds the UnionPay session too: a card payment through B goes through B
+        assert await pair.leases_become({"accounting:CNY": b, "accounting:other": b}) == {
+            "accounting:CNY": b, "accounting:other": b}
         after = _order(501, product="CARD", creditor=Party(account=card, name="持卡人",
                                                             agent="103100000026"))
         await cb.submit(after)
@@ -209,7 +246,7 @@ async def test_a_killed_worker_is_taken_over(pair: Pair) -> None:
 
     store = open_store(pair.store_url)
     await store.open()
-    books = AccountingWorker(store, SystemClock())
+    books = AccountingWorker(store, SystemClock(), books=load_books(pair.books))
     try:
         for _ in range(200):
             if await books.lag() == 0:
