@@ -18,7 +18,7 @@ from accounting.ledger import Ledger, open_ledger
 from accounting.worker import AccountingWorker
 from switch.clock import VirtualClock
 from switch.store import OutboxEvent
-from tests.conftest import _drop_schema, _pg_schema_url
+from tests.conftest import PG_DSN, _drop_schema, _pg_schema_url
 from tests.test_accounting_pipeline import Outbox
 from tests.test_accounting_support import RAW, Events, assert_books_sound
 
@@ -206,3 +206,16 @@ async def test_changing_the_partitions_skips_nothing_and_posts_nothing_twice(
         assert await _booked(ledger) == await _booked(reference)
     finally:
         await ledger.close()
+
+
+@pytest.mark.postgres
+async def test_two_os_processes_post_their_partitions_into_one_ledger() -> None:
+    """`bench.ledger --partitions` as a check: two processes, one partition each, at once;
+    it asserts each event booked once and the ledger balanced."""
+    if PG_DSN is None:
+        pytest.skip("PAYSWITCH_TEST_PG_DSN not set: PostgreSQL backend not tested here")
+    from bench.ledger import bench_partitions
+
+    figures = await bench_partitions(PG_DSN, 500)
+    assert figures["pg_two_partitions_events_per_s"] > 0
+    assert figures["pg_one_consumer_events_per_s"] > 0
