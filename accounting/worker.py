@@ -255,7 +255,7 @@ class AccountingWorker:
 
     async def follow(self) -> None:
         """Post nothing; read the positions and alerts others post every `refresh_s` (a
-        worker of a cluster while another holds the accounting lease)."""
+        worker of a cluster while others hold the leases of the partitions)."""
         while True:
             try:
                 await self.refresh()
