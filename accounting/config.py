@@ -156,7 +156,7 @@ class Books:
         self.events = raw.events
         self.rules = raw.rules
         self.fees = raw.fees
-        self.partition_currencies = [frozenset(p) for p in raw.partitions]
+        self._currency_sets = [frozenset(p) for p in raw.partitions]
         self._fixed = {a.code: a for a in raw.accounts if not a.is_family}
         self._families = [(_template_regex(a.code), a) for a in raw.accounts if a.is_family]
         self._rates = [(f, Fraction(f.vat_rate)) for f in raw.fees]
@@ -252,11 +252,11 @@ class Books:
         """The consumers that together post the outbox, named after `consumer` (one of that
         name when the books name no partitions: `consumer:CNY`, ..., `consumer:other` when
         they do)."""
-        if not self.partition_currencies:
+        if not self._currency_sets:
             return [Partition(consumer, frozenset(), others=True)]
-        named = frozenset().union(*self.partition_currencies)
+        named = frozenset().union(*self._currency_sets)
         return [*(Partition(f"{consumer}:{'+'.join(sorted(c))}", c)
-                  for c in self.partition_currencies),
+                  for c in self._currency_sets),
                 Partition(f"{consumer}:other", named, others=True)]
 
     def positions(self) -> list[Account]:

@@ -269,15 +269,15 @@ class AccountingWorker:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def start(self, *, post: bool = True, partitions: Sequence[str] | None = None) -> None:
+    def start(self, *, partitions: Sequence[str] | None = None) -> None:
         """Run in the background: posting (`run`) the named partitions (default: all), or with
-        ``post`` False or none named following others' postings (`follow`). One task at a
-        time: `stop` the running one first."""
+        none named following others' postings (`follow`). One task at a time: `stop` the
+        running one first."""
         if self.running:
             raise RuntimeError("the accounting worker is already running")
         names = [p.consumer for p in self.partitions]
         self.posting = [n for n in names if partitions is None or n in partitions]
-        work = self.run() if post and self.posting else self.follow()
+        work = self.run() if self.posting else self.follow()
         self._task = asyncio.get_running_loop().create_task(work, name="accounting-worker")
 
     async def stop(self, *, close: bool = True) -> None:

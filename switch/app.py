@@ -146,7 +146,7 @@ class SwitchApp:
         # leases, taken while the engine started, may have set the books going already.
         async with self._accounting_turn:
             if not self.poster.running:
-                self.poster.start(post=self.cluster is None)
+                self.poster.start(partitions=None if self.cluster is None else [])
         self.port = await self.server.start(port=port)
         if self.ops is not None:
             self.metrics_port = await self.ops.start(*self._metrics_at)

@@ -168,9 +168,9 @@ async def test_one_task_at_a_time_and_a_cancelled_stop_leaves_none_behind(store:
     # A second start orphaned the first task, which went on posting after the ledger closed
     # (a cluster's lease started the books while the app was starting them too).
     worker = AccountingWorker(store, CLOCK)
-    worker.start(post=False)
+    worker.start(partitions=[])
     with pytest.raises(RuntimeError, match="already running"):
-        worker.start(post=True)
+        worker.start()
     # a lease change cancelled while it stops the worker: the caller stops, the task is
     # still the worker's until it has ended, and the last stop waits for it
     changing = asyncio.ensure_future(worker.stop(close=False))
@@ -180,7 +180,7 @@ async def test_one_task_at_a_time_and_a_cancelled_stop_leaves_none_behind(store:
         await changing
     await worker.stop()
     assert not worker.running
-    worker.start(post=True)
+    worker.start()
     assert worker.running
     await worker.stop()
 
@@ -206,7 +206,7 @@ async def test_a_worker_stopped_while_it_opens_the_ledger_leaves_nothing_open() 
         await migrating.execute("BEGIN")
         await migrating.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
         worker = AccountingWorker(store, CLOCK)
-        worker.start(post=True)
+        worker.start()
         for _ in range(200):  # until the ledger's pool is up and waiting on the lock
             await asyncio.sleep(0.01)
             try:
