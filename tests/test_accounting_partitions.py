@@ -14,12 +14,12 @@ import pytest
 
 from accounting.config import Books, parse_books
 from accounting.errors import BooksConfigError, Code
-from accounting.ledger import Ledger, open_ledger
+from accounting.ledger import Ledger
 from accounting.worker import AccountingWorker
 from switch.clock import VirtualClock
 from switch.store import OutboxEvent
 from tests.conftest import PG_DSN, _drop_schema, _pg_schema_url
-from tests.test_accounting_pipeline import Outbox
+from tests.test_accounting_pipeline import Outbox, _open
 from tests.test_accounting_support import RAW, Events, assert_books_sound
 
 CLOCK = VirtualClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
@@ -71,12 +71,6 @@ async def _booked(ledger: Ledger) -> tuple[object, ...]:
                                 "a.account_id = p.account_id ORDER BY e.event_id, p.seq"),
             await ledger._fetch("SELECT payment_id, state FROM acct_hold_closures "
                                 "ORDER BY payment_id"))
-
-
-async def _open(url: str, b: Books) -> Ledger:
-    ledger = open_ledger(url, b)
-    await ledger.open()
-    return ledger
 
 
 @pytest.fixture
