@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import copy
 import json
 import multiprocessing
 import os
@@ -190,7 +189,7 @@ MIXED = ("CNY", "USD")
 
 
 def _partitioned_books() -> Books:
-    raw = copy.deepcopy(tomllib.loads(DEFAULT_BOOKS.read_text(encoding="utf-8")))
+    raw = tomllib.loads(DEFAULT_BOOKS.read_text(encoding="utf-8"))
     raw["partitions"] = PARTITIONED
     return parse_books(raw)
 
