@@ -152,12 +152,8 @@ class Cluster:
             # is harmless (posting is serialised in the database and idempotent per event).
             self._now_held(name, False)
             await self.release(name)
-        count = 0
-        for name in mine[:share]:
-            held = await self.acquire(name)
-            self._now_held(name, held)
-            count += held
-        for name in sorted(self.shared - set(mine)):
+        count = 0  # the ones kept first (renewed), then free ones while under the share
+        for name in [*mine[:share], *sorted(self.shared - set(mine))]:
             if count >= share:
                 break
             held = await self.acquire(name)
