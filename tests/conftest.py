@@ -24,6 +24,8 @@ import hypothesis  # noqa: F401
 import pytest
 import uvloop
 
+from accounting.config import Books
+from accounting.worker import AccountingWorker
 from adapters.ibps import IbpsLinkConfig
 from simulators.ibps import IbpsConfig, IbpsSimulator
 from switch.app import SwitchApp
@@ -92,6 +94,24 @@ async def _drop_schema(schema: str) -> None:
                 await asyncio.sleep(0.2)
     finally:
         await con.close()
+
+
+async def posted_to_the_end(store_url: str, books: Books | None = None,
+                            timeout_s: float = 30.0) -> None:
+    """Wait until the running switch has posted every outbox event. Only while it runs: a
+    switch that stops leaves what it has not posted in the outbox for its next start."""
+    store = open_store(store_url)
+    await store.open()
+    reader = AccountingWorker(store, SystemClock(), books=books)  # only to read
+    try:
+        for _ in range(int(timeout_s / 0.05)):
+            if await reader.lag() == 0:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{await reader.lag()} events still unposted after {timeout_s} s")
+    finally:
+        await reader.ledger.close()
+        await store.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -20,6 +20,7 @@ from switch.client import SwitchClient, SwitchError
 from switch.clock import SystemClock
 from switch.protocol import Ack
 from switch.store import open_store
+from tests.conftest import posted_to_the_end
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "crash-test-secret-0123456789"
@@ -139,23 +140,6 @@ async def _all_final(port: int, client_order_ids: list[str],
     raise AssertionError(f"{len(left)} orders never became final, e.g. {seen}")
 
 
-async def _posted_to_the_end(store_url: str, timeout_s: float = 30.0) -> None:
-    """Wait until the running switch has posted every outbox event. Only while it runs: a
-    switch that stops leaves what it has not posted in the outbox for its next start."""
-    store = open_store(store_url)
-    await store.open()
-    books = AccountingWorker(store, SystemClock())  # only to read
-    try:
-        for _ in range(int(timeout_s / 0.05)):
-            if await books.lag() == 0:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{await books.lag()} events still unposted after {timeout_s} s")
-    finally:
-        await books.ledger.close()
-        await store.close()
-
-
 @pytest.mark.parametrize("kill_after", [400, 150])
 async def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(
     tmp_path: Path, sim: IbpsSimulator, kill_after: int
@@ -171,7 +155,7 @@ async def test_sigkill_after_acks_loses_nothing_and_duplicates_nothing(
         port = await switch.start()  # restart on the same store: recovery runs first
         acked = [a.client_order_id for a in acks]
         states = await _all_final(port, acked, sorted(set(sent) - set(acked)))
-        await _posted_to_the_end(store_url)
+        await posted_to_the_end(store_url)
     finally:
         await switch.stop()
     assert set(states.values()) <= {"SETTLED", "REJECTED"}
